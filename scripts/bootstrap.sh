@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Creates .venv, installs the pinned requirements (again only when they changed) and provides kubectl and helm.
+# Usage: scripts/bootstrap.sh [requirements-file]   (default: requirements-dev.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+reqs="${1:-requirements-dev.txt}"
+python="${PYTHON:-python3}"
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Skyflo needs Python 3.11 or newer as \$PYTHON or python3 (found: $("$python" --version 2>&1 || echo none))." >&2
+  exit 1
+fi
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$python" -m venv .venv
+fi
+stamp=".venv/.installed-$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)"
+if [ ! -e "$stamp" ]; then
+  echo "==> installing $reqs"
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -r "$reqs"
+  rm -f .venv/.installed-*
+  touch "$stamp"
+fi
+bash scripts/k8s_tools.sh
