@@ -27,7 +27,7 @@ def org_list(*, user: User) -> QuerySet[Organization]:
 
 
 def cluster_list(*, user: User, org: Organization) -> QuerySet[ClusterConnection]:
-    """Clusters of org the user may see: all of them for admins and owners, else those granted to them or their teams."""
+    """Clusters of org the user may see: all for admins and owners, else those granted to them or their teams."""
     membership = membership_get(user=user, org=org)
     if membership is None:
         return ClusterConnection.objects.none()
