@@ -1,0 +1,56 @@
+"""`python -m mcp_server [--stdio | --host H --port P [--port-file PATH]]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from mcp_server.config import ConfigError, config_from_env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m mcp_server", description="Skyflo Kubernetes MCP tool server")
+    parser.add_argument("--stdio", action="store_true", help="serve MCP over stdin/stdout")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8081, help="0 picks a free port (see --port-file)")
+    parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_env()
+        if not args.stdio and not config.token:
+            raise ConfigError("MCP_SERVER_TOKEN must be set to serve over HTTP")
+    except ConfigError as exc:
+        print(f"mcp_server: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if args.stdio:
+        from mcp_server.server import build_server
+
+        build_server(config).run("stdio")
+        return 0
+    asyncio.run(_serve_http(config, args.host, args.port, args.port_file))
+    return 0
+
+
+async def _serve_http(config, host: str, port: int, port_file: Path | None) -> None:
+    import uvicorn
+
+    from mcp_server.server import build_http_app
+
+    server = uvicorn.Server(uvicorn.Config(build_http_app(config), host=host, port=port, log_level="warning"))
+    serving = asyncio.create_task(server.serve())
+    while not server.started and not serving.done():
+        await asyncio.sleep(0.02)
+    if server.started:
+        bound = server.servers[0].sockets[0].getsockname()[1]
+        print(f"mcp_server listening on http://{host}:{bound}/mcp", flush=True)
+        if port_file is not None:
+            tmp = port_file.with_suffix(".tmp")
+            tmp.write_text(str(bound))
+            tmp.replace(port_file)
+    await serving
+
+
+if __name__ == "__main__":
+    sys.exit(main())

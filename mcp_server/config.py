@@ -1,0 +1,86 @@
+"""Server configuration read from the environment; a bad value fails at start naming the variable."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the server cannot run with."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    token: str | None = None
+    kubeconfig: str | None = None
+    read_only: bool = False
+    allowed_namespaces: tuple[str, ...] = ()
+    tool_timeout_s: float = 60.0
+    allowed_origins: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _env_bool(environ: Mapping[str, str], name: str) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name} must be 1/0/true/false, got {raw!r}")
+
+
+def _env_float(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+    return value
+
+
+def _env_list(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in environ.get(name, "").split(",") if item.strip())
+
+
+def _env_namespaces(environ: Mapping[str, str]) -> tuple[str, ...]:
+    namespaces = _env_list(environ, "MCP_ALLOWED_NAMESPACES")
+    for namespace in namespaces:
+        if not NAMESPACE_RE.match(namespace):
+            raise ConfigError(f"MCP_ALLOWED_NAMESPACES holds an invalid namespace {namespace!r}")
+    return namespaces
+
+
+def _env_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
+    origins = _env_list(environ, "MCP_ALLOWED_ORIGINS")
+    for origin in origins:
+        if not re.match(r"^https?://[^/\s]+$", origin):
+            raise ConfigError(f"MCP_ALLOWED_ORIGINS holds an invalid origin {origin!r} (want scheme://host[:port])")
+    return origins
+
+
+def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
+    """Build the configuration from `environ` (default: os.environ)."""
+    environ = dict(os.environ if environ is None else environ)
+    kubeconfig = environ.get("KUBECONFIG") or None
+    if kubeconfig is not None:
+        for path in kubeconfig.split(os.pathsep):
+            if path and not os.path.isfile(path):
+                raise ConfigError(f"KUBECONFIG points at {path!r}, which is not a file")
+    return ServerConfig(
+        token=environ.get("MCP_SERVER_TOKEN") or None,
+        kubeconfig=kubeconfig,
+        read_only=_env_bool(environ, "MCP_READ_ONLY"),
+        allowed_namespaces=_env_namespaces(environ),
+        tool_timeout_s=_env_float(environ, "MCP_TOOL_TIMEOUT_S", 60.0),
+        allowed_origins=_env_origins(environ),
+        env=environ,
+    )

@@ -1,0 +1,58 @@
+"""Server-side enforcement of the tool annotations at `tools/call`: read-only mode refuses every tool that
+is not read-only, and a namespace allow-list refuses other namespaces and cluster-scoped mutations.
+
+It runs as SDK middleware, before argument validation and before the tool body, so a refused call runs
+nothing, whatever the client saw in `tools/list`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp_types import CallToolResult, TextContent
+
+from mcp_server.config import ServerConfig
+from mcp_server.toolbox import Toolbox
+from mcp_server.tools import ToolSpec
+
+
+class ToolPolicy:
+    """`ServerMiddleware` that refuses tool calls this server's configuration does not allow."""
+
+    def __init__(self, config: ServerConfig, specs: Mapping[str, ToolSpec], toolbox: Toolbox) -> None:
+        self.config = config
+        self.specs = specs
+        self.toolbox = toolbox
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method == "tools/call" and ctx.params:
+            spec = self.specs.get(str(ctx.params.get("name")))
+            arguments = ctx.params.get("arguments") or {}
+            refusal = spec and isinstance(arguments, Mapping) and await self.refusal(spec, arguments)
+            if refusal:
+                text = f"refused by the tool server's policy: {refusal}. Nothing ran."
+                return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+        return await call_next(ctx)
+
+    async def refusal(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
+        """Why this call is not allowed, or None."""
+        if self.config.read_only and not spec.read_only:
+            return f"{spec.name} changes the cluster and this server is read-only"
+        allowed = self.config.allowed_namespaces
+        if not allowed or spec.scope == "local":
+            return None
+        namespace = arguments.get("namespace")
+        if arguments.get("all_namespaces"):
+            return "all_namespaces is not available with a namespace allow-list"
+        if namespace is not None and namespace not in allowed:
+            return f"namespace {namespace!r} is not in the allowed namespaces ({', '.join(allowed)})"
+        if not spec.read_only and spec.scope == "cluster":
+            return f"{spec.name} acts on cluster-scoped objects, which a namespace allow-list forbids"
+        if not spec.read_only and spec.scope == "namespaced" and namespace is None:
+            return f"{spec.name} needs an explicit namespace (one of {', '.join(allowed)})"
+        kind = arguments.get("kind")
+        if not spec.read_only and isinstance(kind, str) and await self.toolbox.is_cluster_scoped(kind):
+            return f"{kind} is cluster-scoped, which a namespace allow-list forbids changing"
+        return None

@@ -1,0 +1,214 @@
+"""Helm tools (storage driver and its connection come from the server's HELM_DRIVER* environment)."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Annotated, Any
+
+import yaml
+from mcp.server.mcpserver import Context
+from mcp_types import CallToolResult
+from pydantic import Field
+
+from mcp_server.safety import UnsafeArgument, validate, validate_set_values
+from mcp_server.toolbox import Toolbox, ToolResult, toolbox_of
+from mcp_server.tools import tool
+from mcp_server.tools.k8s_read import _scope_args
+from mcp_server.tools.params import (
+    AllNamespaces,
+    Chart,
+    ChartVersion,
+    Namespace,
+    Release,
+    SetValues,
+    ValuesYaml,
+)
+
+Revision = Annotated[int, Field(description="Release revision number (see helm_history).", ge=1)]
+
+
+@tool(title="List Helm releases", read_only=True)
+async def helm_list(
+    ctx: Context,
+    namespace: Namespace = None,
+    all_namespaces: AllNamespaces = False,
+    filter: Annotated[str | None, Field(description="Only releases whose name matches this regex.")] = None,  # noqa: A002
+) -> ToolResult:
+    """List installed Helm releases with chart, app version, status and revision (`helm list`)."""
+    box = toolbox_of(ctx)
+    args = ["list", *_scope_args(box.namespace(namespace), all_namespaces)]
+    if filter:
+        args += ["--filter", validate("release", "filter", filter)]
+    return await box.helm(ctx, args)
+
+
+@tool(title="Show a Helm release's status", read_only=True)
+async def helm_status(release: Release, ctx: Context, namespace: Namespace = None) -> ToolResult:
+    """Show a release's status, revision, last deployment time and notes (`helm status`)."""
+    box = toolbox_of(ctx)
+    return await box.helm(ctx, ["status", _release(release), *_scope_args(box.namespace(namespace))])
+
+
+@tool(title="Show a Helm release's history", read_only=True)
+async def helm_history(release: Release, ctx: Context, namespace: Namespace = None) -> ToolResult:
+    """List a release's revisions with status and description (`helm history`), e.g. to pick a rollback target."""
+    box = toolbox_of(ctx)
+    return await box.helm(ctx, ["history", _release(release), *_scope_args(box.namespace(namespace))])
+
+
+@tool(title="Get a Helm release's values", read_only=True)
+async def helm_get_values(
+    release: Release,
+    ctx: Context,
+    namespace: Namespace = None,
+    all_values: Annotated[bool, Field(description="Include chart defaults, not only user-supplied values.")] = False,
+) -> ToolResult:
+    """Show the values of a release as YAML (`helm get values`). Password/secret/token/key-like values are redacted."""
+    box = toolbox_of(ctx)
+    argv = [box.helm_bin, "get", "values", _release(release), *_scope_args(box.namespace(namespace)), "-o", "json"]
+    if all_values:
+        argv.append("--all")
+    result = await box.execute(ctx, argv, stream=False)
+    if result.exit_code != 0:
+        return box.shape(result, is_error=True)
+    values = box.redactor.redact_object(json.loads(result.output or "{}") or {}, helm_values=True)
+    rendered = yaml.safe_dump(values, sort_keys=False) if values else "{}\n"
+    return box.shape(result.__class__(**{**result.__dict__, "output": box.redactor.redact(rendered)}), is_error=False)
+
+
+@tool(title="Get a Helm release's manifest", read_only=True)
+async def helm_get_manifest(release: Release, ctx: Context, namespace: Namespace = None) -> ToolResult:
+    """Show the Kubernetes manifests a release installed (`helm get manifest`); Secret data redacted."""
+    box = toolbox_of(ctx)
+    args = ["get", "manifest", _release(release), *_scope_args(box.namespace(namespace))]
+    return await box.helm(ctx, args, stream=False)
+
+
+@tool(title="Render a chart locally", read_only=True, open_world=True)
+async def helm_template(
+    release: Release,
+    chart: Chart,
+    ctx: Context,
+    namespace: Namespace = None,
+    version: ChartVersion = None,
+    values_yaml: ValuesYaml = None,
+    set_values: SetValues = None,
+) -> ToolResult:
+    """Render a chart's manifests without installing anything (`helm template`); Secret data redacted."""
+    box = toolbox_of(ctx)
+    args = ["template", _release(release), _chart(chart), *_scope_args(box.namespace(namespace))]
+    return await _run_with_values(ctx, box, args, version, values_yaml, set_values, stream=False)
+
+
+@tool(title="Install a Helm chart", read_only=False, destructive=False, idempotent=False)
+async def helm_install(
+    release: Release,
+    chart: Chart,
+    ctx: Context,
+    namespace: Namespace = None,
+    version: ChartVersion = None,
+    values_yaml: ValuesYaml = None,
+    set_values: SetValues = None,
+    create_namespace: Annotated[bool, Field(description="Create the namespace if missing.")] = False,
+    wait: Annotated[bool, Field(description="Wait until the release's resources are ready.")] = False,
+) -> ToolResult:
+    """Install a chart as a new release (`helm install`). Preview with helm_template first."""
+    box = toolbox_of(ctx)
+    args = ["install", _release(release), _chart(chart), *_scope_args(namespace)]
+    args += ["--create-namespace"] if create_namespace else []
+    args += ["--wait"] if wait else []
+    return await _run_with_values(ctx, box, args, version, values_yaml, set_values)
+
+
+@tool(title="Upgrade a Helm release", read_only=False, destructive=True, idempotent=False)
+async def helm_upgrade(
+    release: Release,
+    chart: Chart,
+    ctx: Context,
+    namespace: Namespace = None,
+    version: ChartVersion = None,
+    values_yaml: ValuesYaml = None,
+    set_values: SetValues = None,
+    install: Annotated[bool, Field(description="Install the release if it does not exist.")] = False,
+    reuse_values: Annotated[
+        bool, Field(description="Keep the values of the last release and merge in new ones.")
+    ] = False,
+    wait: Annotated[bool, Field(description="Wait until the release's resources are ready.")] = False,
+) -> ToolResult:
+    """Upgrade a release to a new chart version and/or values (`helm upgrade`); roll back with helm_rollback."""
+    box = toolbox_of(ctx)
+    args = ["upgrade", _release(release), _chart(chart), *_scope_args(namespace)]
+    args += ["--install"] if install else []
+    args += ["--reuse-values"] if reuse_values else []
+    args += ["--wait"] if wait else []
+    return await _run_with_values(ctx, box, args, version, values_yaml, set_values)
+
+
+@tool(title="Roll back a Helm release", read_only=False, destructive=True, idempotent=False)
+async def helm_rollback(release: Release, revision: Revision, ctx: Context, namespace: Namespace = None) -> ToolResult:
+    """Roll a release back to an earlier revision (`helm rollback`), creating a new revision."""
+    box = toolbox_of(ctx)
+    return await box.helm(ctx, ["rollback", _release(release), str(revision), *_scope_args(namespace)])
+
+
+@tool(title="Uninstall a Helm release", read_only=False, destructive=True, idempotent=True)
+async def helm_uninstall(release: Release, ctx: Context, namespace: Namespace = None) -> ToolResult:
+    """Uninstall a release and delete its resources (`helm uninstall`). Irreversible."""
+    box = toolbox_of(ctx)
+    return await box.helm(ctx, ["uninstall", _release(release), *_scope_args(namespace)])
+
+
+@tool(title="Add a Helm chart repository", read_only=False, destructive=False, idempotent=True, scope="local")
+async def helm_repo_add(
+    name: Annotated[str, Field(description="Local name for the repository, used as 'name/chart'.")],
+    url: Annotated[str, Field(description="Repository URL (https://… or oci://…).")],
+    ctx: Context,
+) -> ToolResult:
+    """Register a chart repository on the tool server (`helm repo add --force-update`)."""
+    box = toolbox_of(ctx)
+    args = ["repo", "add", validate("repo_name", "name", name), validate("repo_url", "url", url), "--force-update"]
+    return await box.helm(ctx, args)
+
+
+def _release(release: str) -> str:
+    return validate("release", "release", release)
+
+
+def _chart(chart: str) -> str:
+    validate("chart", "chart", chart)
+    if chart.startswith((".", "/")) and (".." in chart.split("/") or not os.path.exists(chart)):
+        raise UnsafeArgument(f"chart: {chart!r} is not a chart path on the tool server")
+    return chart
+
+
+async def _run_with_values(
+    ctx: Context,
+    box: Toolbox,
+    args: list[str],
+    version: str | None,
+    values_yaml: str | None,
+    set_values: dict[str, Any] | None,
+    *,
+    stream: bool = True,
+) -> CallToolResult:
+    if version:
+        args += ["--version", validate("chart_version", "version", version)]
+    if values_yaml is not None:
+        _learn_values(box, values_yaml)
+        args += ["-f", "-"]
+    if set_values:
+        box.redactor.redact_object(dict(set_values), helm_values=True)
+        for pair in validate_set_values("set_values", set_values):
+            args += ["--set", pair]
+    return await box.helm(ctx, args, stdin=values_yaml, stream=stream)
+
+
+def _learn_values(box: Toolbox, values_yaml: str) -> None:
+    try:
+        values = yaml.safe_load(values_yaml)
+    except yaml.YAMLError as exc:
+        raise UnsafeArgument(f"values_yaml: not valid YAML ({exc.__class__.__name__})") from None
+    if values is not None and not isinstance(values, dict):
+        raise UnsafeArgument("values_yaml: must be a mapping")
+    box.redactor.redact_object(values or {}, helm_values=True)
