@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -40,7 +41,13 @@ def build_server(config: ServerConfig) -> MCPServer[Toolbox]:
     for fn in all_tools():
         spec = spec_of(fn)
         specs[spec.name] = spec
-        server.add_tool(fn, name=spec.name, title=spec.title, annotations=spec.annotations)
+        server.add_tool(
+            fn,
+            name=spec.name,
+            title=spec.title,
+            description=inspect.cleandoc(fn.__doc__ or ""),
+            annotations=spec.annotations,
+        )
     server.middleware.append(ToolPolicy(config, specs, toolbox))
     return server
 

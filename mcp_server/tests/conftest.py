@@ -1,0 +1,55 @@
+"""Shared helpers: a real MCP `ClientSession` in memory (SDK in-memory transport) or over streamable HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from mcp.client._memory import InMemoryTransport
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import CallToolResult
+
+from mcp_server.config import config_from_env
+from mcp_server.server import build_server
+from mcp_server.testing import ToolServer
+
+
+@asynccontextmanager
+async def memory_session(env: Mapping[str, str], **overrides: str) -> AsyncIterator[ClientSession]:
+    """A client session wired in memory to a freshly built server configured from `env` + overrides."""
+    server = build_server(config_from_env({**env, **overrides}))
+    async with InMemoryTransport(server) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+@asynccontextmanager
+async def http_session(server: ToolServer) -> AsyncIterator[ClientSession]:
+    """A client session over streamable HTTP to a tool server process."""
+    async with (
+        create_mcp_http_client(headers=server.headers) as client,
+        streamable_http_client(server.url, http_client=client) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if block.type == "text")
+
+
+async def call_ok(session: ClientSession, tool: str, **arguments: Any) -> CallToolResult:
+    result = await session.call_tool(tool, arguments)
+    assert not result.is_error, text_of(result)
+    return result
+
+
+@pytest.fixture
+async def mcp(sandbox_cluster) -> AsyncIterator[ClientSession]:
+    async with memory_session(sandbox_cluster.env) as session:
+        yield session

@@ -1,0 +1,62 @@
+"""Redaction of secrets from every kind of output (mcp_server/redaction.py)."""
+
+import base64
+import json
+
+import yaml
+
+from mcp_server.redaction import MASK, Redactor
+from mcp_server.runner import cap_output
+
+CANARY = "canary-Zq7x-s3cr3t"
+CANARY_B64 = base64.b64encode(CANARY.encode()).decode()
+SECRET = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "data": {"password": CANARY_B64}}
+
+
+def test_it_masks_secret_data_in_yaml_and_json():
+    redactor = Redactor()
+    as_yaml = redactor.redact(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [SECRET]}))
+    as_json = redactor.redact(json.dumps(SECRET, indent=2))
+    for text in (as_yaml, as_json):
+        assert CANARY_B64 not in text
+        assert MASK in text
+
+
+def test_it_masks_the_last_applied_annotation():
+    annotated = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(SECRET)}},
+    }
+    redactor = Redactor()
+    assert CANARY_B64 not in redactor.redact(yaml.safe_dump(annotated))
+    describe = f"Annotations:  kubectl.kubernetes.io/last-applied-configuration:\n    {json.dumps(SECRET)}\n"
+    assert CANARY_B64 not in Redactor().redact(describe)
+
+
+def test_it_remembers_seen_values_and_scrubs_them_from_logs():
+    redactor = Redactor()
+    redactor.redact(json.dumps(SECRET))
+    assert redactor.redact_line(f"connecting with {CANARY}") == f"connecting with {MASK}"
+
+
+def test_it_masks_tokens_keys_and_password_like_values():
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVl"
+    key = "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----"
+    text = f"Authorization: Bearer abc.def\ntoken={jwt}\n{key}\nadminPassword: hunter22\n--set db.password=hunter33"
+    redacted = Redactor().redact(text)
+    for secret in ("abc.def", jwt, "MIIEow", "hunter22", "hunter33"):
+        assert secret not in redacted
+
+
+def test_it_masks_helm_values_by_key():
+    values = {"image": {"tag": "1.0"}, "auth": {"rootPassword": "pw1", "apiKey": "k1", "existingSecret": "s"}}
+    redacted = Redactor().redact_object(values, helm_values=True)
+    assert redacted["image"]["tag"] == "1.0"
+    assert redacted["auth"] == {"rootPassword": MASK, "apiKey": MASK, "existingSecret": MASK}
+
+
+def test_it_caps_output_with_a_marker():
+    text, truncated = cap_output("x" * 70_000)
+    assert truncated
+    assert text.endswith("\n… [output truncated: 4464 bytes omitted]")
