@@ -1,0 +1,27 @@
+"""Sandbox Kubernetes API server: a stateful, in-memory stand-in that the real kubectl v1.32 and helm v3.17 drive.
+
+Run it with `python -m sandbox --port 0 --kubeconfig /tmp/kc [--scenario demo]`; the kubeconfig is written once the
+socket is bound. It imports nothing from the product (no Django).
+
+What it serves: discovery, an OpenAPI v3 stub, list/get/create/replace/patch (merge, strategic, JSON patch,
+server-side apply)/delete/deletecollection/watch for the common kinds, Table output, `/scale`, `pods/log`,
+`dryRun=All`, label and field selectors, and a controller loop that turns Deployments into ReplicaSets and
+Running pods, StatefulSets/DaemonSets/Jobs into pods, Services into Endpoints, and records Events.
+
+Steering pod behaviour from a manifest (set on the pod, or on a workload's pod template):
+- annotation `sandbox.skyflo.dev/logs`: its value becomes the container log text served by `kubectl logs`
+  (`sandbox.skyflo.dev/logs.<container>` overrides it for one container). Tests that put hostile text into
+  logs (prompt injection) use this.
+- annotation `sandbox.skyflo.dev/behavior`: `crashloop` (CrashLoopBackOff, restartCount grows) or `imagepull`.
+- an image whose tag contains `doesnotexist` fails to pull (ErrImagePull, then ImagePullBackOff).
+- a pod requesting more cpu than the node has (4 cores) stays Pending with a FailedScheduling event.
+
+Scenarios (`--scenario NAME`, `POST /sandbox/scenarios/NAME`, or `sandbox_cluster.scenario(NAME)` in tests),
+all in namespace `shop`: `crashloop` (deployment `payments`), `imagepull` (deployment `inventory`), `pending`
+(deployment `analytics`), `orphan-service` (service `legacy-api`), `demo` (`web`, `checkout`, their services,
+ConfigMap `shop-config`, Secret `shop-secrets`, plus `payments`).
+
+Not supported: protobuf request bodies (so imperative `kubectl create deployment|configmap|secret|namespace` and
+helm's default Secret storage fail with 415; use `kubectl apply` and `HELM_DRIVER=sql`), exec/attach/port-forward,
+the metrics API (`kubectl top`), and aggregated discovery (plain discovery documents are served instead).
+"""

@@ -1,0 +1,79 @@
+"""`python -m sandbox --port N --kubeconfig PATH [--host H] [--scenario NAME ...]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+
+import uvicorn
+
+from sandbox import scenarios
+from sandbox.app import SandboxServer
+
+
+def kubeconfig_text(url: str) -> str:
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: sandbox
+  cluster:
+    server: {url}
+users:
+- name: sandbox-user
+  user:
+    token: sandbox-token
+contexts:
+- name: sandbox
+  context:
+    cluster: sandbox
+    user: sandbox-user
+    namespace: default
+current-context: sandbox
+"""
+
+
+def write_kubeconfig(path: str, url: str) -> None:
+    """Write atomically, so a process polling for the file never reads half of it."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(kubeconfig_text(url))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Sandbox Kubernetes API server")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for this server")
+    parser.add_argument("--scenario", action="append", default=[], choices=sorted(scenarios.SCENARIOS))
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+
+    server = SandboxServer()
+    for name in args.scenario:
+        scenarios.seed(server.store, name)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((args.host, args.port))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    write_kubeconfig(args.kubeconfig, f"http://{args.host}:{port}")
+    print(f"sandbox: serving http://{args.host}:{port} (kubeconfig {args.kubeconfig})", file=sys.stderr, flush=True)
+    config = uvicorn.Config(
+        server.build_app(),
+        log_level=args.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=1,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
