@@ -1,0 +1,58 @@
+"""Pytest plugin: the scripted OpenAI-compatible LLM server (see tests/scripted_llm.py).
+
+Fixtures:
+- `scripted_llm_server` (session): one real HTTP server on loopback for the whole session.
+- `scripted_llm` (function): a `ScriptedLLMHandle` with its own script id, so its own base URL:
+  `.base_url` (".../s/<id>/v1", give it to `LLMClient` or `LLM_BASE_URL`), `.api_key`, `.model`,
+  `.set_script(turns, tokens_per_second=0)`, `.requests()` (received request bodies),
+  `.remaining()` (turns not consumed yet).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.scripted_llm import ServerThread
+
+
+@dataclass
+class ScriptedLLMHandle:
+    origin: str
+    script_id: str
+    api_key: str = "scripted-key"
+    model: str = "scripted-model"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/s/{self.script_id}/v1"
+
+    def set_script(self, turns: list[dict], *, tokens_per_second: float = 0.0) -> None:
+        body = {"turns": turns, "tokens_per_second": tokens_per_second}
+        httpx.post(f"{self.origin}/s/{self.script_id}/_script", json=body, timeout=10).raise_for_status()
+
+    def requests(self) -> list[dict]:
+        response = httpx.get(f"{self.origin}/s/{self.script_id}/_requests", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def remaining(self) -> list[dict]:
+        response = httpx.get(f"{self.origin}/s/{self.script_id}/_script", timeout=10)
+        response.raise_for_status()
+        return response.json()["turns"]
+
+
+@pytest.fixture(scope="session")
+def scripted_llm_server() -> Iterator[ServerThread]:
+    server = ServerThread().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def scripted_llm(scripted_llm_server) -> ScriptedLLMHandle:
+    return ScriptedLLMHandle(scripted_llm_server.url, uuid.uuid4().hex[:12])
