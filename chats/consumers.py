@@ -1,0 +1,138 @@
+"""The conversation WebSocket (DESIGN.md "WebSocket"): authenticate, join the group, relay.
+
+Frames are relayed in seq order with no gap and no duplicate: the consumer remembers the last seq it sent;
+a live frame at or below it is dropped, and a live frame beyond the next one first pulls the missing seqs
+from the log (every seq below a sent one is already committed). Channels dispatches one message at a time
+per consumer, so live frames that arrive during a resume's replay wait in the queue and pass the same check.
+"""
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chats import selectors
+from chats.events import event_frame
+from chats.publisher import conversation_group, user_group
+from skyflo.websocket_auth import SUBPROTOCOL
+
+CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
+CLOSE_FORBIDDEN = 4403  # access lost while connected
+CLOSE_NOT_FOUND = 4404  # not visible to this user (or does not exist)
+CLOSE_BAD_REQUEST = 4400
+REPLAY_CHUNK = 500
+
+
+def _recheck_interval() -> float:
+    return float(getattr(settings, "WS_ACCESS_RECHECK_S", 5))
+
+
+@database_sync_to_async
+def _may_view(user, conversation_id) -> bool:
+    user.refresh_from_db(fields=["is_active"])
+    return selectors.conversation_can_view(user=user, conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def _events(conversation_id, after, upto=None):
+    events = selectors.conversation_events_between(
+        conversation_id=conversation_id, after=after, upto=upto, limit=REPLAY_CHUNK
+    )
+    return [(e.seq, event_frame(type=e.type, seq=e.seq, run_id=e.run_id, ts=e.ts, data=e.data)) for e in events]
+
+
+@database_sync_to_async
+def _last_seq(conversation_id) -> int:
+    return selectors.conversation_last_seq(conversation_id=conversation_id)
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    conversation_id = None
+    groups_joined: tuple = ()
+    last_sent = 0
+    watchdog: asyncio.Task | None = None
+
+    async def connect(self):
+        user = self.scope.get("user")
+        subprotocol = SUBPROTOCOL if SUBPROTOCOL in self.scope.get("subprotocols", []) else None
+        if self.scope.get("auth_error") or user is None or not user.is_authenticated:
+            return await self._refuse(subprotocol, CLOSE_UNAUTHENTICATED)
+        self.conversation_id = str(self.scope["url_route"]["kwargs"]["conversation_id"])
+        if not await _may_view(user, self.conversation_id):
+            return await self._refuse(subprotocol, CLOSE_NOT_FOUND)
+        self.groups_joined = (conversation_group(self.conversation_id), user_group(user.pk))
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        # Read after joining: every later seq reaches us live or through the gap fill.
+        self.last_sent = await _last_seq(self.conversation_id)
+        await self.accept(subprotocol=subprotocol)
+        self.watchdog = asyncio.create_task(self._watch(user))
+        return None
+
+    async def _refuse(self, subprotocol, code):
+        # Accept first so that the client learns why (a refused handshake carries no close code).
+        await self.accept(subprotocol=subprotocol)
+        await self.close(code=code)
+
+    async def disconnect(self, code):
+        if self.watchdog is not None:
+            self.watchdog.cancel()
+        for group in self.groups_joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        try:
+            message = json.loads(text_data or "")
+        except ValueError:
+            message = None
+        if not isinstance(message, dict) or message.get("type") != "resume":
+            await self.send(text_data=json.dumps({"type": "error", "detail": 'expected {"type": "resume"}'}))
+            return
+        after = message.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            await self.send(text_data=json.dumps({"type": "error", "detail": "after must be a seq (integer >= 0)"}))
+            return
+        await self._replay(after=after)
+
+    async def _replay(self, *, after: int, upto: int | None = None) -> None:
+        while True:
+            events = await _events(self.conversation_id, after, upto)
+            for seq, frame in events:
+                await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+                after = seq
+            self.last_sent = max(self.last_sent, after)
+            if len(events) < REPLAY_CHUNK:
+                return
+
+    async def run_event(self, message):
+        """A live frame from the publisher: relay it in order, once."""
+        seq = message["seq"]
+        if seq <= self.last_sent:
+            return
+        if seq > self.last_sent + 1:
+            await self._replay(after=self.last_sent, upto=seq - 1)
+        await self.send(text_data=message["text"])
+        self.last_sent = seq
+
+    async def access_recheck(self, message):
+        """Someone's memberships, teams or grants changed: close if this user lost the conversation."""
+        if not await _may_view(self.scope["user"], self.conversation_id):
+            await self.close(code=CLOSE_FORBIDDEN)
+
+    async def _watch(self, user):
+        """Fallback for a missed notification, and the token-expiry timer."""
+        expires = self.scope.get("token_exp")
+        while True:
+            delay = _recheck_interval()
+            if expires is not None:
+                delay = min(delay, max(expires - time.time(), 0))
+            await asyncio.sleep(delay)
+            if expires is not None and time.time() >= expires:
+                await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            if not await _may_view(user, self.conversation_id):
+                await self.close(code=CLOSE_FORBIDDEN)
+                return

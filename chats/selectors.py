@@ -1,0 +1,125 @@
+"""Reads for conversations, messages and the event log: always given the user, always permission-filtered."""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_groups_with_perms, get_objects_for_user
+
+from chats.models import Conversation, Message, RunEvent
+from orgs.models import Organization, Role, Team
+from orgs.selectors import cluster_can_use, has_role, membership_get
+
+VIEW_PERM = "chats.view_conversation"
+ASK_PERM = "chats.ask_conversation"
+
+
+def conversation_list(*, user, org: Organization | None = None, q: str = "") -> QuerySet[Conversation]:
+    """Conversations the user may see: their own and those shared with them or their teams, in orgs they
+    still belong to; newest activity first. `q` searches titles and message text."""
+    if not user.is_authenticated or not user.is_active:
+        return Conversation.objects.none()
+    mine = Conversation.objects.filter(org__memberships__user=user)
+    if org is not None:
+        mine = mine.filter(org=org)
+    shared = get_objects_for_user(user, VIEW_PERM, klass=mine, accept_global_perms=False, with_superuser=False)
+    conversations = mine.filter(Q(owner=user) | Q(pk__in=shared.values("pk")))
+    if q.strip():
+        conversations = conversations.filter(pk__in=_search_ids(q.strip()))
+    return conversations.select_related("org", "cluster", "owner").order_by("-last_activity_at", "-id")
+
+
+def _search_ids(q: str):
+    if settings.IS_POSTGRES:
+        query = SearchQuery(q, search_type="websearch", config="english")
+        by_title = Conversation.objects.annotate(sv=SearchVector("title", config="english")).filter(sv=query)
+        by_text = Message.objects.annotate(sv=SearchVector("content", config="english")).filter(sv=query)
+    else:
+        by_title = Conversation.objects.filter(title__icontains=q)
+        by_text = Message.objects.filter(content__icontains=q)
+    return by_title.values("pk").union(by_text.values("conversation_id"))
+
+
+def conversation_get_for_view(*, user, conversation_id) -> Conversation:
+    """The conversation if the user may see it, else Http404 (we never confirm that it exists)."""
+    try:
+        pk = uuid.UUID(str(conversation_id))
+    except ValueError:
+        raise Http404("No such conversation.") from None
+    conversation = conversation_list(user=user).filter(pk=pk).first()
+    if conversation is None:
+        raise Http404("No such conversation.")
+    return conversation
+
+
+def conversation_can_view(*, user, conversation_id) -> bool:
+    return conversation_list(user=user).filter(pk=conversation_id).exists()
+
+
+def conversation_can_ask(*, user, conversation: Conversation) -> bool:
+    """May post messages (start runs): the owner or a holder of ask_conversation, who may also use the cluster."""
+    if conversation.cluster_id is None or not conversation_can_view(user=user, conversation_id=conversation.pk):
+        return False
+    if conversation.owner_id != user.pk and not user.has_perm(ASK_PERM, conversation):
+        return False
+    return cluster_can_use(user=user, cluster=conversation.cluster)
+
+
+def conversation_can_manage(*, user, conversation: Conversation) -> bool:
+    """May rename, delete and share: the owner, or an admin of the conversation's org."""
+    if membership_get(user=user, org=conversation.org) is None:
+        return False
+    return conversation.owner_id == user.pk or has_role(user=user, org=conversation.org, role=Role.ADMIN)
+
+
+def message_list(*, user, conversation: Conversation) -> QuerySet[Message]:
+    conversation_get_for_view(user=user, conversation_id=conversation.pk)
+    return Message.objects.filter(conversation=conversation)
+
+
+def run_conversation_get_for_view(*, user, run_id) -> Conversation:
+    """The conversation of a run (through the run table or the event log), if the user may see it; else 404."""
+    try:
+        pk = uuid.UUID(str(run_id))
+    except ValueError:
+        raise Http404("No such run.") from None
+    visible = conversation_list(user=user)
+    conversation = visible.filter(runs__id=pk).first() or visible.filter(events__run_id=pk).first()
+    if conversation is None:
+        raise Http404("No such run.")
+    return conversation
+
+
+def run_events_after(*, user, conversation: Conversation, after: int, run_id=None, limit: int | None = None):
+    """Events of the conversation with seq > after (optionally of one run), in seq order, for a viewer."""
+    conversation_get_for_view(user=user, conversation_id=conversation.pk)
+    events = RunEvent.objects.filter(conversation=conversation, seq__gt=after).order_by("seq")
+    if run_id is not None:
+        events = events.filter(run_id=run_id)
+    return events[:limit] if limit else events
+
+
+def conversation_events_between(*, conversation_id, after: int, upto: int | None = None, limit: int = 500):
+    """Raw log read for the WebSocket consumer, which has already checked access at connect."""
+    events = RunEvent.objects.filter(conversation_id=conversation_id, seq__gt=after)
+    if upto is not None:
+        events = events.filter(seq__lte=upto)
+    return list(events.order_by("seq")[:limit])
+
+
+def conversation_last_seq(*, conversation_id) -> int:
+    return Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).first() or 0
+
+
+def conversation_shares(*, user, conversation: Conversation) -> list[dict]:
+    """The teams a conversation is shared with, for someone who may see it."""
+    conversation_get_for_view(user=user, conversation_id=conversation.pk)
+    groups = get_groups_with_perms(conversation, attach_perms=True)
+    teams = {t.group_id: t for t in Team.objects.filter(group__in=list(groups))}
+    return [
+        {"team": teams[g.pk].pk, "name": teams[g.pk].name, "can_ask": "ask_conversation" in perms}
+        for g, perms in groups.items()
+        if g.pk in teams
+    ]

@@ -1,0 +1,123 @@
+"""Writers for conversations: each starts with an access check and runs in one transaction."""
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.http import Http404
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import assign_perm, get_perms, remove_perm
+
+from chats.models import Conversation
+from chats.selectors import ASK_PERM, VIEW_PERM, conversation_can_manage, conversation_get_for_view
+from chats.signals import conversation_deleted
+from orgs.models import ClusterConnection, Organization, Team
+from orgs.selectors import cluster_can_use, membership_get
+
+TITLE_MAX = 200
+
+
+def message_content_validate(content) -> str:
+    """The message text, stripped; ValidationError (400) when empty or longer than MAX_MESSAGE_CHARS."""
+    if not isinstance(content, str) or not content.strip():
+        raise ValidationError("The message is empty.", code="blank")
+    limit = settings.MAX_MESSAGE_CHARS
+    if len(content) > limit:
+        raise ValidationError(
+            f"The message is {len(content)} characters long; the limit is {limit} (MAX_MESSAGE_CHARS).",
+            code="too_long",
+        )
+    return content.strip()
+
+
+def _title_clean(title: str) -> str:
+    title = (title or "").strip()
+    if len(title) > TITLE_MAX:
+        raise ValidationError({"title": [f"At most {TITLE_MAX} characters."]})
+    return title
+
+
+@transaction.atomic
+def conversation_create(*, user, org_slug: str, cluster_id, title: str = "", namespace: str = "") -> Conversation:
+    """A new conversation of `user` in their org on a cluster they may use (404 unknown org/cluster, 403 no use)."""
+    org = Organization.objects.filter(slug=org_slug).first()
+    if org is None or membership_get(user=user, org=org) is None:
+        raise Http404("No such organisation.")
+    cluster = ClusterConnection.objects.filter(org=org, pk=cluster_id).first()
+    if cluster is None:
+        raise Http404("No such cluster.")
+    if not cluster_can_use(user=user, cluster=cluster):
+        raise PermissionDenied("You may not use this cluster.")
+    namespace = (namespace or "").strip() or cluster.default_namespace
+    if cluster.allowed_namespaces and namespace not in cluster.allowed_namespaces:
+        raise ValidationError({"namespace": [f"Namespace {namespace!r} is not allowed on this cluster."]})
+    return Conversation.objects.create(
+        org=org, cluster=cluster, owner=user, title=_title_clean(title), namespace=namespace
+    )
+
+
+def _managed(*, user, conversation_id) -> Conversation:
+    conversation = conversation_get_for_view(user=user, conversation_id=conversation_id)
+    if not conversation_can_manage(user=user, conversation=conversation):
+        raise PermissionDenied("Only the owner or an org admin may change this conversation.")
+    return conversation
+
+
+@transaction.atomic
+def conversation_rename(*, user, conversation_id, title: str) -> Conversation:
+    conversation = _managed(user=user, conversation_id=conversation_id)
+    conversation.title = _title_clean(title)
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+@transaction.atomic
+def conversation_delete(*, user, conversation_id) -> None:
+    """Deletes the conversation with its messages, runs and events; `conversation_deleted` follows the commit."""
+    conversation = _managed(user=user, conversation_id=conversation_id)
+    pk = conversation.pk
+    _object_permissions_delete(conversation)
+    conversation.delete()
+    transaction.on_commit(lambda: conversation_deleted.send(sender=Conversation, conversation_id=pk))
+
+
+def _object_permissions_delete(conversation: Conversation) -> None:
+    content_type = ContentType.objects.get_for_model(Conversation)
+    for model in (UserObjectPermission, GroupObjectPermission):
+        model.objects.filter(content_type=content_type, object_pk=str(conversation.pk)).delete()
+
+
+def _team_of(conversation: Conversation, team_id) -> Team:
+    team = Team.objects.filter(org=conversation.org, pk=team_id).select_related("group").first()
+    if team is None:
+        raise ValidationError({"team": ["No such team in this organisation."]})
+    return team
+
+
+def _team_may_use(team: Team, cluster: ClusterConnection | None) -> bool:
+    return cluster is not None and bool({"use_cluster", "operate_cluster"} & set(get_perms(team.group, cluster)))
+
+
+@transaction.atomic
+def conversation_share(*, user, conversation_id, team_id, can_ask: bool = False) -> dict:
+    """Share with a team: view always; ask only when asked for and the team may use the cluster."""
+    conversation = _managed(user=user, conversation_id=conversation_id)
+    team = _team_of(conversation, team_id)
+    if can_ask and not _team_may_use(team, conversation.cluster):
+        raise ValidationError({"can_ask": ["This team may not use the conversation's cluster."]})
+    assign_perm(VIEW_PERM, team.group, conversation)
+    if can_ask:
+        assign_perm(ASK_PERM, team.group, conversation)
+    else:
+        remove_perm(ASK_PERM, team.group, conversation)
+    return {"team": team.pk, "can_ask": can_ask}
+
+
+@transaction.atomic
+def conversation_unshare(*, user, conversation_id, team_id) -> None:
+    conversation = _managed(user=user, conversation_id=conversation_id)
+    team = Team.objects.filter(org=conversation.org, pk=team_id).select_related("group").first()
+    if team is None or VIEW_PERM.split(".")[1] not in get_perms(team.group, conversation):
+        raise Http404("The conversation is not shared with this team.")
+    remove_perm(VIEW_PERM, team.group, conversation)
+    remove_perm(ASK_PERM, team.group, conversation)
