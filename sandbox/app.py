@@ -160,8 +160,12 @@ class SandboxServer:
         name = request.path_params["name"]
         if name not in scenarios.SCENARIOS:
             return json_response({"error": f"unknown scenario {name!r}", "scenarios": sorted(scenarios.SCENARIOS)}, 404)
-        created = scenarios.seed(self.store, name)
-        return json_response({"scenario": name, "objects": created})
+        namespace = request.query_params.get("namespace") or scenarios.NAMESPACE
+        try:
+            created = scenarios.seed(self.store, name, namespace)
+        except ApiError as exc:
+            return error_response(exc)
+        return json_response({"scenario": name, "namespace": namespace, "objects": created})
 
     # ---- resources ---------------------------------------------------------------------------------------
     async def core_dispatch(self, request: Request) -> Response:

@@ -750,13 +750,18 @@ class Controller:
             self.store.set_status(PVCS, pvc, status)
 
     def collect_garbage(self) -> None:
-        uids = self.store.all_uids()
-        for rt in BY_KEY.values():
-            for obj in self.store.items(rt):
-                refs = obj["metadata"].get("ownerReferences") or []
-                if refs and not any(r.get("uid") in uids for r in refs):
-                    self.store.remove(rt, obj)
-                    self.started.pop(obj["metadata"]["uid"], None)
+        """Delete dependents whose owners are gone, cascading (deployment -> replicasets -> pods) in one tick."""
+        removed = True
+        while removed:
+            removed = False
+            uids = self.store.all_uids()
+            for rt in BY_KEY.values():
+                for obj in self.store.items(rt):
+                    refs = obj["metadata"].get("ownerReferences") or []
+                    if refs and not any(r.get("uid") in uids for r in refs):
+                        self.store.remove(rt, obj)
+                        self.started.pop(obj["metadata"]["uid"], None)
+                        removed = True
 
 
 def seed_cluster(store: Store) -> None:

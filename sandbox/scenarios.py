@@ -1,5 +1,7 @@
 """Named cluster states a test (or the embedded demo) can seed: `crashloop`, `imagepull`, `pending`,
-`orphan-service` and `demo`. Seeding is idempotent: objects that already exist are left alone."""
+`orphan-service` and `demo`, by default in namespace `shop`.
+
+Seeding is idempotent: objects that already exist are left alone."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ KeyError: 'PAYMENTS_DATABASE_URL'
 
 
 def deployment(
+    namespace: str,
     name: str,
     image: str,
     *,
@@ -45,7 +48,7 @@ def deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
@@ -54,11 +57,13 @@ def deployment(
     }
 
 
-def service(name: str, *, port: int = 80, target: int | str = "http", selector: dict | None = None) -> dict:
+def service(
+    namespace: str, name: str, *, port: int = 80, target: int | str = "http", selector: dict | None = None
+) -> dict:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
         "spec": {
             "selector": selector if selector is not None else {"app": name},
             "ports": [{"name": "http", "port": port, "targetPort": target, "protocol": "TCP"}],
@@ -66,49 +71,49 @@ def service(name: str, *, port: int = 80, target: int | str = "http", selector: 
     }
 
 
-def crashloop() -> list[dict]:
+def crashloop(ns: str) -> list[dict]:
     annotations = {BEHAVIOR_ANNOTATION: "crashloop", LOGS_ANNOTATION: PAYMENTS_LOGS}
-    return [deployment("payments", "ghcr.io/skyflo-demo/payments:2.3.1", annotations=annotations)]
+    return [deployment(ns, "payments", "ghcr.io/skyflo-demo/payments:2.3.1", annotations=annotations)]
 
 
-def imagepull() -> list[dict]:
-    return [deployment("inventory", "ghcr.io/skyflo-demo/inventory:doesnotexist")]
+def imagepull(ns: str) -> list[dict]:
+    return [deployment(ns, "inventory", "ghcr.io/skyflo-demo/inventory:doesnotexist")]
 
 
-def pending() -> list[dict]:
+def pending(ns: str) -> list[dict]:
     big = {"requests": {"cpu": "16", "memory": "1Gi"}}
-    return [deployment("analytics", "ghcr.io/skyflo-demo/analytics:1.0.0", resources=big)]
+    return [deployment(ns, "analytics", "ghcr.io/skyflo-demo/analytics:1.0.0", resources=big)]
 
 
-def orphan_service() -> list[dict]:
-    return [service("legacy-api", port=8080, target=8080, selector={"app": "legacy-api-v1"})]
+def orphan_service(ns: str) -> list[dict]:
+    return [service(ns, "legacy-api", port=8080, target=8080, selector={"app": "legacy-api-v1"})]
 
 
-def demo() -> list[dict]:
+def demo(ns: str) -> list[dict]:
     secret_data = {"STRIPE_API_KEY": "sk_test_sandbox_not_a_real_key", "SESSION_SECRET": "sandbox-session-secret"}
     return [
-        deployment("web", "nginx:1.27", replicas=2, port=80),
-        deployment("checkout", "ghcr.io/skyflo-demo/checkout:1.4.0"),
-        service("web", port=80),
-        service("checkout", port=8080),
+        deployment(ns, "web", "nginx:1.27", replicas=2, port=80),
+        deployment(ns, "checkout", "ghcr.io/skyflo-demo/checkout:1.4.0"),
+        service(ns, "web", port=80),
+        service(ns, "checkout", port=8080),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": {"name": "shop-config", "namespace": NAMESPACE},
+            "metadata": {"name": "shop-config", "namespace": ns},
             "data": {"CHECKOUT_URL": "http://checkout.shop.svc:8080", "FEATURE_NEW_CART": "true"},
         },
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "shop-secrets", "namespace": NAMESPACE},
+            "metadata": {"name": "shop-secrets", "namespace": ns},
             "type": "Opaque",
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in secret_data.items()},
         },
-        *crashloop(),
+        *crashloop(ns),
     ]
 
 
-SCENARIOS: dict[str, Callable[[], list[dict]]] = {
+SCENARIOS: dict[str, Callable[[str], list[dict]]] = {
     "crashloop": crashloop,
     "imagepull": imagepull,
     "pending": pending,
@@ -117,16 +122,16 @@ SCENARIOS: dict[str, Callable[[], list[dict]]] = {
 }
 
 
-def seed(store: Store, name: str) -> list[str]:
+def seed(store: Store, name: str, namespace: str = NAMESPACE) -> list[str]:
     """Create the scenario's objects (and its namespace); returns `kind/name` of what was created."""
     created = []
     namespaces = BY_KIND["Namespace"]
-    if store.find(namespaces, "", NAMESPACE) is None:
-        store.create(namespaces, "", {"metadata": {"name": NAMESPACE}})
-        created.append(f"namespace/{NAMESPACE}")
-    for obj in SCENARIOS[name]():
+    if store.find(namespaces, "", namespace) is None:
+        store.create(namespaces, "", {"metadata": {"name": namespace}})
+        created.append(f"namespace/{namespace}")
+    for obj in SCENARIOS[name](namespace):
         rt = BY_KIND[obj["kind"]]
-        if store.find(rt, NAMESPACE, obj["metadata"]["name"]) is None:
-            store.create(rt, NAMESPACE, obj)
+        if store.find(rt, namespace, obj["metadata"]["name"]) is None:
+            store.create(rt, namespace, obj)
             created.append(f"{rt.singular}/{obj['metadata']['name']}")
     return created
