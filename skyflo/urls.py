@@ -6,8 +6,8 @@ from skyflo.health import healthz, readyz
 
 api_v1 = [
     path("", include("orgs.api_urls")),
+    path("", include("workflows.api_urls")),  # before chats: it adds POST to conversations/{id}/messages/
     path("", include("chats.api_urls")),
-    path("", include("workflows.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

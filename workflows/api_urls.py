@@ -1,1 +1,14 @@
-urlpatterns = []
+from django.urls import path
+
+from workflows import api
+
+urlpatterns = [
+    path(
+        "conversations/<uuid:pk>/messages/",
+        api.ConversationMessagesView.as_view(),
+        name="conversation-messages",
+    ),
+    path("runs/<uuid:run_id>/", api.RunDetailView.as_view(), name="run-detail"),
+    path("runs/<uuid:run_id>/cancel/", api.RunCancelView.as_view(), name="run-cancel"),
+    path("approvals/<uuid:approval_id>/decide/", api.ApprovalDecideView.as_view(), name="approval-decide"),
+]

@@ -1,0 +1,234 @@
+"""The driver: claims a run, builds its RunContext from the database, runs the LangGraph graph, and maps the
+result onto the Run row and the run.* / approval.* events.
+
+It runs on the process's run loop (workflows/executor.py), in a Celery worker or, in embedded mode, the web
+process. Everything stateful lives in PostgreSQL (rows, checkpoints), so any worker can continue any run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from django.conf import settings
+
+from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
+from chats.models import Message
+from orgs.models import Role
+from orgs.selectors import cluster_can_use, has_role
+from workflows import services
+from workflows.checkpointer import checkpointer_get
+from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
+from workflows.models import Approval, Run
+from workflows.run_context import DjangoRunContext, ledger_abandon
+
+logger = logging.getLogger(__name__)
+
+HISTORY_MESSAGES = 40
+
+
+async def run_execute(run_id: str) -> None:
+    """Start (or, after a worker died, continue) a queued run. Does nothing when there is nothing to claim."""
+    await _drive(run_id, resume=None)
+
+
+async def run_resume(run_id: str, resume: dict) -> None:
+    """Continue a run parked at an approval with the decision {"decision", "by", "reason"}."""
+    await _drive(run_id, resume=resume)
+
+
+async def _drive(run_id: str, *, resume: dict | None) -> None:
+    run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume is not None)
+    if run is None:
+        logger.info("run %s: nothing to claim (finished, taken or a duplicate delivery)", run_id)
+        return
+    loop = run_loop()
+    handle = loop.hold(run_id)
+    try:
+        if run.cancel_requested:
+            await _finish(run, Run.Status.CANCELLED)
+            return
+        if resume is None and run.attempt == 0:
+            await db(services.run_event_publish, run, "run.started", _started_data(run))
+        await _drive_graph(run, handle, resume)
+    finally:
+        loop.release(run_id)
+
+
+def _started_data(run: Run) -> dict:
+    cluster = run.conversation.cluster
+    namespace = run.conversation.namespace or (cluster.default_namespace if cluster else None)
+    return {"cluster": cluster.name if cluster else None, "namespace": namespace}
+
+
+async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None:
+    ctx = None
+    try:
+        ctx = await db(_context_build, run, handle)
+        ctx.llm.ensure_configured()
+        async with ctx.tools:
+            from agents.tool_policy import ToolPolicy
+
+            ctx.policy = ToolPolicy(ctx.tools.tools, **await db(_policy_inputs, run))
+            handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
+            try:
+                status = await handle.task
+            finally:
+                handle.task = None
+        if status is not None:
+            await _finish(run, status)
+            if status == Run.Status.SUCCEEDED:
+                await _title_generate(run, ctx)
+    except (asyncio.CancelledError, RunCancelled):
+        if not handle.cancel_requested:
+            raise
+        await _cancelled(run, ctx)
+    except LLMNotConfigured as exc:
+        detail = (
+            f"No LLM is configured: set {exc.variable} "
+            "(LLM_BASE_URL and LLM_API_KEY name any OpenAI-compatible endpoint; LLM_MODEL the model)."
+        )
+        await _finish(run, Run.Status.FAILED, ("llm_not_configured", detail))
+    except LLMError as exc:
+        await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
+    except ToolServerError as exc:
+        await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
+    except Exception as exc:
+        logger.exception("run %s failed", run.id)
+        await _finish(run, Run.Status.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"[:500]))
+    finally:
+        if ctx is not None:
+            await ctx.streams_close()
+
+
+async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> str | None:
+    """Invoke the graph until it finishes (-> final status) or parks at a new approval (-> None)."""
+    from langgraph.types import Command
+
+    from workflows.graph import build_graph
+
+    graph = build_graph(await checkpointer_get())
+    config = {"configurable": {"thread_id": str(run.conversation_id)}, "metadata": {"run_id": str(run.id)}}
+    graph_input = Command(resume=resume) if resume else await _start_input(graph, config, run, ctx)
+    while True:
+        result = await graph.ainvoke(graph_input, config=config, context=ctx)
+        interrupts = result.get("__interrupt__") if isinstance(result, dict) else None
+        if not interrupts:
+            return _status_of(result)
+        request = interrupts[0].value
+        await ctx.streams_close()
+        approval = await db(
+            services.run_await_approval,
+            run=run,
+            call_id=str(request["call_id"]),
+            tool=request["tool"],
+            args=request.get("args") or {},
+            preview=request.get("preview") or "",
+        )
+        if approval is not None:
+            return None
+        decided = await db(Approval.objects.get, run=run, call_id=str(request["call_id"]))
+        graph_input = Command(resume=services.approval_resume_value(decided))
+
+
+async def _start_input(graph, config: dict, run: Run, ctx: DjangoRunContext):
+    """A fresh run starts from its request; a run whose worker died continues from its last checkpoint."""
+    if run.attempt > 0:
+        snapshot = await graph.aget_state(config)
+        if snapshot.next and (snapshot.values or {}).get("run_id") == str(run.id):
+            return None
+    return {"request": ctx.user_request, "run_id": str(run.id)}
+
+
+def _status_of(result) -> str:
+    outcome = result.get("outcome") if isinstance(result, dict) else None
+    if outcome in {Run.Status.SUCCEEDED, Run.Status.FAILED, Run.Status.CANCELLED, Run.Status.DENIED}:
+        return outcome
+    logger.error("graph ended without a known outcome: %r", outcome)
+    return Run.Status.FAILED
+
+
+async def _finish(run: Run, status: str, error: tuple[str, str] | None = None) -> None:
+    await db(services.run_finish, run=run, status=status, error=error)
+
+
+async def _cancelled(run: Run, ctx: DjangoRunContext | None) -> None:
+    if ctx is not None:
+        await ctx.streams_close()
+    await db(ledger_abandon, run_id=run.id)
+    await _finish(run, Run.Status.CANCELLED)
+
+
+async def _title_generate(run: Run, ctx: DjangoRunContext) -> None:
+    """After the first exchange, the conversation gets a title from the agents' title helper."""
+    try:
+        from agents.title import title_generate
+    except ImportError:
+        return
+    try:
+        if await db(_needs_title, run):
+            title = await title_generate(ctx.llm, ctx.user_request)
+            if title:
+                await db(_title_set, run, title)
+    except Exception:
+        logger.warning("run %s: title generation failed", run.id, exc_info=True)
+
+
+def _needs_title(run: Run) -> bool:
+    from chats.models import Conversation
+
+    return not Conversation.objects.filter(pk=run.conversation_id).values_list("title", flat=True).first()
+
+
+def _title_set(run: Run, title: str) -> None:
+    from chats.models import Conversation
+
+    Conversation.objects.filter(pk=run.conversation_id, title="").update(title=title[:200])
+
+
+# --- building the context (sync, on a DB thread) ------------------------------------------------------------
+
+
+def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
+    from agents.llm import LLMClient
+    from agents.mcp_client import ToolSession
+
+    cluster = run.conversation.cluster
+    if cluster is None:
+        raise ToolServerError("The conversation's cluster connection was deleted.")
+    llm = LLMClient(
+        base_url=settings.LLM_BASE_URL,
+        api_key=settings.LLM_API_KEY,
+        model=settings.LLM_MODEL,
+        timeout=float(settings.LLM_TIMEOUT_S),
+    )
+    return DjangoRunContext(
+        run=run,
+        handle=handle,
+        user_request=run.message.content if run.message else "",
+        history=_history(run),
+        default_namespace=run.conversation.namespace or cluster.default_namespace or None,
+        llm=llm,
+        tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
+        max_replans=settings.VERIFY_MAX_REPLANS,
+    )
+
+
+def _history(run: Run) -> list[dict]:
+    earlier = Message.objects.filter(conversation_id=run.conversation_id, role__in=["user", "assistant"])
+    if run.message is not None:
+        earlier = earlier.filter(created_at__lt=run.message.created_at)
+    rows = list(earlier.order_by("-created_at").values("role", "content")[:HISTORY_MESSAGES])
+    return [{"role": row["role"], "content": row["content"]} for row in reversed(rows)]
+
+
+def _policy_inputs(run: Run) -> dict:
+    """Who may request changes: an operator or above who may use the cluster, on a cluster that is not read-only."""
+    cluster = run.conversation.cluster
+    user = run.requested_by
+    can_change = (
+        not cluster.read_only
+        and has_role(user=user, org=cluster.org, role=Role.OPERATOR)
+        and cluster_can_use(user=user, cluster=cluster)
+    )
+    return {"can_request_changes": can_change, "cluster_read_only": cluster.read_only}

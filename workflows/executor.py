@@ -1,0 +1,127 @@
+"""The process's run loop: one asyncio event loop in a daemon thread that carries every run of the process.
+
+A Celery worker (thread pool) submits each task's coroutine here and waits for it, so one process carries
+dozens of I/O-bound runs; the web process in embedded mode submits without waiting. One watcher per process
+heart-beats every run it holds and turns a cancel request (the Run row's flag, polled every CANCEL_POLL_S)
+into the cancellation of that run's graph task, which stops the LLM stream and the MCP call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+from collections.abc import Coroutine
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+CANCEL_POLL_S = 0.3
+DB_THREADS = 16
+
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
+
+_db_pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="skyflo-run-db")
+
+
+def _db_call(fn, args, kwargs):
+    close_old_connections()
+    return fn(*args, **kwargs)
+
+
+async def db(fn, *args, **kwargs):
+    """Run a sync ORM function on the run-loop's DB threads (each holds its own connection)."""
+    return await asyncio.get_running_loop().run_in_executor(_db_pool, _db_call, fn, args, kwargs)
+
+
+@dataclass
+class RunHandle:
+    """A run held by this process: its graph task (while one runs) and whether cancel was requested."""
+
+    run_id: str
+    cancel_requested: bool = False
+    task: asyncio.Task | None = None
+    on_cancel: list = field(default_factory=list)
+
+    def cancel(self) -> None:
+        if self.cancel_requested:
+            return
+        self.cancel_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+class RunLoop:
+    def __init__(self):
+        self.loop = asyncio.new_event_loop()
+        self.handles: dict[str, RunHandle] = {}
+        self._watcher: asyncio.Task | None = None
+        self._thread = threading.Thread(target=self._run, name="skyflo-run-loop", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def submit(self, coro: Coroutine) -> Future:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    # --- called on the loop ---
+
+    def hold(self, run_id: str) -> RunHandle:
+        handle = self.handles.setdefault(run_id, RunHandle(run_id))
+        if self._watcher is None or self._watcher.done():
+            self._watcher = self.loop.create_task(self._watch(), name="skyflo-run-watcher")
+        return handle
+
+    def release(self, run_id: str) -> None:
+        self.handles.pop(run_id, None)
+
+    async def _watch(self) -> None:
+        beat_every = max(1.0, settings.RUN_HEARTBEAT_TIMEOUT_S / 4)
+        last_beat = 0.0
+        while self.handles:
+            await asyncio.sleep(CANCEL_POLL_S)
+            ids = list(self.handles)
+            if not ids:
+                break
+            try:
+                now = self.loop.time()
+                beat = now - last_beat >= beat_every
+                cancelled = await db(_watch_once, ids, beat)
+                if beat:
+                    last_beat = now
+            except Exception:
+                logger.exception("run watcher: database check failed; retrying")
+                continue
+            for run_id in cancelled:
+                handle = self.handles.get(run_id)
+                if handle is not None:
+                    handle.cancel()
+
+
+def _watch_once(ids: list[str], beat: bool) -> list[str]:
+    from workflows.models import Run
+
+    if beat:
+        Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())
+    return [str(pk) for pk in Run.objects.filter(pk__in=ids, cancel_requested=True).values_list("pk", flat=True)]
+
+
+_run_loop: RunLoop | None = None
+_lock = threading.Lock()
+
+
+def run_loop() -> RunLoop:
+    global _run_loop
+    with _lock:
+        if _run_loop is None:
+            _run_loop = RunLoop()
+        return _run_loop

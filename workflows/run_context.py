@@ -1,0 +1,190 @@
+"""The RunContext of agents/context.py over Django: events through chats' publisher, the ToolCall ledger, usage.
+
+Ledger rule after a crash: a ToolCall left `started` with no result may or may not have changed the cluster.
+It is never re-run blindly: `ledger_get` answers it as done with `unknown: True`, the executor reports it and
+the verifier checks the cluster's actual state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError
+from django.db.models import F
+from django.utils import timezone
+
+from chats.models import Message
+from chats.publisher import DeltaStream, aevent_publish
+from workflows.executor import RunHandle, db
+from workflows.models import Run, ToolCall
+
+# USD per million tokens (prompt, completion); unknown models cost 0 and are reported as such.
+LLM_PRICES = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+}
+
+UNKNOWN_OUTCOME = (
+    "This call was started but its worker stopped before it reported a result; it was NOT run again. "
+    "Its effect is unknown: check the cluster's actual state."
+)
+
+
+def llm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    prices = LLM_PRICES.get(model) or next((p for name, p in LLM_PRICES.items() if model.startswith(name)), None)
+    if prices is None:
+        return Decimal(0)
+    return (prices[0] * prompt_tokens + prices[1] * completion_tokens) / Decimal(1_000_000)
+
+
+class DjangoMessageStream:
+    """One streamed assistant message: deltas through chats' DeltaStream, the full text as a Message row."""
+
+    def __init__(self, *, run: Run, agent: str):
+        self.message_id = str(uuid.uuid4())
+        self.run = run
+        self.agent = agent
+        self.closed = False
+        self._deltas = DeltaStream(
+            conversation_id=run.conversation_id, run_id=run.id, message_id=self.message_id, agent=agent
+        )
+
+    async def push(self, text: str) -> None:
+        await self._deltas.push(text)
+
+    async def complete(self, text: str) -> None:
+        await self.close()
+        message = await db(_assistant_message_create, run=self.run, message_id=self.message_id, content=text)
+        await aevent_publish(
+            conversation_id=self.run.conversation_id,
+            run_id=self.run.id,
+            type="message.completed",
+            data={
+                "message": {
+                    "id": str(message.id),
+                    "role": message.role,
+                    "content": message.content,
+                    "run": str(self.run.id),
+                    "agent": self.agent,
+                }
+            },
+        )
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await self._deltas.close()
+
+
+def _assistant_message_create(*, run: Run, message_id: str, content: str) -> Message:
+    message, _ = Message.objects.get_or_create(
+        id=message_id,
+        defaults={
+            "conversation_id": run.conversation_id,
+            "role": Message.Role.ASSISTANT,
+            "content": content,
+            "run_id": run.id,
+        },
+    )
+    return message
+
+
+@dataclass
+class DjangoRunContext:
+    run: Run
+    handle: RunHandle
+    user_request: str
+    history: list[dict]
+    default_namespace: str | None
+    llm: Any
+    tools: Any
+    policy: Any = None
+    max_replans: int = 2
+    streams: list[DjangoMessageStream] = field(default_factory=list)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.run.id)
+
+    @property
+    def conversation_id(self) -> str:
+        return str(self.run.conversation_id)
+
+    async def emit(self, type: str, data: dict) -> None:  # noqa: A002 - the event's field name
+        await aevent_publish(conversation_id=self.run.conversation_id, run_id=self.run.id, type=type, data=data)
+
+    async def ledger_get(self, call_id: str) -> dict | None:
+        return await db(ledger_get, run_id=self.run.id, call_id=call_id)
+
+    async def ledger_start(self, call_id: str, tool: str, args: dict, mutating: bool) -> None:
+        await db(ledger_start, run_id=self.run.id, call_id=call_id, tool=tool, args=args, mutating=mutating)
+
+    async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
+        await db(ledger_finish, run_id=self.run.id, call_id=call_id, ok=ok, result=result)
+
+    async def cancelled(self) -> bool:
+        return self.handle.cancel_requested
+
+    async def message_stream(self, agent: str) -> DjangoMessageStream:
+        stream = DjangoMessageStream(run=self.run, agent=agent)
+        self.streams.append(stream)
+        return stream
+
+    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str) -> None:
+        cost = llm_cost(model or "", prompt_tokens, completion_tokens)
+        await db(run_usage_add, run_id=self.run.id, prompt=prompt_tokens, completion=completion_tokens, cost=cost)
+
+    async def streams_close(self) -> None:
+        for stream in self.streams:
+            try:
+                await stream.close()
+            except Exception:  # noqa: S112 - a failed flush must not hide the run's own outcome
+                continue
+
+
+# --- the ledger (sync; run on the DB threads) ------------------------------------------------------------------
+
+
+def ledger_get(*, run_id, call_id: str) -> dict | None:
+    call = ToolCall.objects.filter(run_id=run_id, call_id=call_id).first()
+    if call is None:
+        return None
+    if call.state == ToolCall.State.STARTED or call.result is None:
+        return {"ok": False, "output": UNKNOWN_OUTCOME, "truncated": False, "command": None, "unknown": True}
+    return call.result
+
+
+def ledger_start(*, run_id, call_id: str, tool: str, args: dict, mutating: bool) -> None:
+    # A second start of the same call id keeps the first row; callers consult ledger_get first.
+    with contextlib.suppress(IntegrityError):
+        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=args, mutating=mutating)
+
+
+def ledger_finish(*, run_id, call_id: str, ok: bool, result: dict) -> None:
+    state = ToolCall.State.SUCCEEDED if ok else ToolCall.State.FAILED
+    ToolCall.objects.filter(run_id=run_id, call_id=call_id).update(
+        state=state, result=result, finished_at=timezone.now()
+    )
+
+
+def ledger_abandon(*, run_id) -> int:
+    """Calls cut off by a cancel: failed, outcome unknown (the tool server killed the command)."""
+    return ToolCall.objects.filter(run_id=run_id, state=ToolCall.State.STARTED).update(
+        state=ToolCall.State.FAILED,
+        result={"ok": False, "output": "cancelled while running", "truncated": False, "unknown": True},
+        finished_at=timezone.now(),
+    )
+
+
+def run_usage_add(*, run_id, prompt: int, completion: int, cost: Decimal) -> None:
+    Run.objects.filter(pk=run_id).update(
+        prompt_tokens=F("prompt_tokens") + prompt,
+        completion_tokens=F("completion_tokens") + completion,
+        cost_usd=F("cost_usd") + cost,
+    )
