@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -51,5 +52,20 @@ async def call_ok(session: ClientSession, tool: str, **arguments: Any) -> CallTo
 
 @pytest.fixture
 async def mcp(sandbox_cluster) -> AsyncIterator[ClientSession]:
-    async with memory_session(sandbox_cluster.env) as session:
-        yield session
+    """An in-memory session held open by its own task (pytest-asyncio sets up and tears down fixtures in
+    different tasks, which anyio cancel scopes do not allow)."""
+    ready: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def hold() -> None:
+        async with memory_session(sandbox_cluster.env) as session:
+            ready.set_result(session)
+            await done.wait()
+
+    holder = asyncio.create_task(hold())
+    await asyncio.wait([holder, ready], return_when=asyncio.FIRST_COMPLETED)
+    if holder.done():
+        holder.result()
+    yield ready.result()
+    done.set()
+    await holder

@@ -92,7 +92,7 @@ async def helm_template(
     ctx: Context,
     namespace: Namespace = None,
     version: ChartVersion = None,
-    values_yaml: ValuesYaml = None,
+    values_yaml: ValuesYaml = "",
     set_values: SetValues = None,
 ) -> ToolResult:
     """Render a chart's manifests without installing anything (`helm template`); Secret data redacted."""
@@ -108,7 +108,7 @@ async def helm_install(
     ctx: Context,
     namespace: Namespace = None,
     version: ChartVersion = None,
-    values_yaml: ValuesYaml = None,
+    values_yaml: ValuesYaml = "",
     set_values: SetValues = None,
     create_namespace: Annotated[bool, Field(description="Create the namespace if missing.")] = False,
     wait: Annotated[bool, Field(description="Wait until the release's resources are ready.")] = False,
@@ -128,7 +128,7 @@ async def helm_upgrade(
     ctx: Context,
     namespace: Namespace = None,
     version: ChartVersion = None,
-    values_yaml: ValuesYaml = None,
+    values_yaml: ValuesYaml = "",
     set_values: SetValues = None,
     install: Annotated[bool, Field(description="Install the release if it does not exist.")] = False,
     reuse_values: Annotated[
@@ -187,21 +187,21 @@ async def _run_with_values(
     box: Toolbox,
     args: list[str],
     version: str | None,
-    values_yaml: str | None,
+    values_yaml: str,
     set_values: dict[str, Any] | None,
     *,
     stream: bool = True,
 ) -> CallToolResult:
     if version:
         args += ["--version", validate("chart_version", "version", version)]
-    if values_yaml is not None:
+    if values_yaml:
         _learn_values(box, values_yaml)
         args += ["-f", "-"]
     if set_values:
         box.redactor.redact_object(dict(set_values), helm_values=True)
         for pair in validate_set_values("set_values", set_values):
             args += ["--set", pair]
-    return await box.helm(ctx, args, stdin=values_yaml, stream=stream)
+    return await box.helm(ctx, args, stdin=values_yaml or None, stream=stream)
 
 
 def _learn_values(box: Toolbox, values_yaml: str) -> None:

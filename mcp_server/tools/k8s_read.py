@@ -182,12 +182,12 @@ async def k8s_rollout_history(
 async def k8s_diff(
     ctx: Context,
     manifest: Annotated[
-        str | None, Field(description="YAML manifest(s) to compare with the live objects (server-side dry run).")
-    ] = None,
+        str, Field(description="YAML manifest(s) to compare with the live objects (server-side dry run).")
+    ] = "",
     kind: Annotated[str | None, Field(description="With `patch`: the kind of the object to patch.")] = None,
     name: Annotated[str | None, Field(description="With `patch`: the name of the object to patch.")] = None,
     namespace: Namespace = None,
-    patch: Annotated[str | None, Field(description="With kind/name: the patch (JSON or YAML) to preview.")] = None,
+    patch: Annotated[str, Field(description="With kind/name: the patch (JSON or YAML) to preview.")] = "",
     patch_type: PatchType = "strategic",
 ) -> ToolResult:
     """Show what a manifest or a patch WOULD change, as a unified diff, without changing anything.
@@ -196,7 +196,7 @@ async def k8s_diff(
     """
     box = toolbox_of(ctx)
     namespace = box.namespace(namespace)
-    if manifest is not None:
+    if manifest:
         await box.check_manifest_namespaces(parse_manifest(manifest, box), namespace)
         args = ["diff", "--server-side", "--force-conflicts", "-f", "-", *_scope_args(namespace)]
         return await box.kubectl(ctx, args, stdin=manifest, stream=False, ok_codes=(0, 1))

@@ -47,7 +47,7 @@ Chart = Annotated[
     str,
     Field(description="Chart reference: 'repo/chart', an oci:// or https:// URL, or a path to a chart on the server."),
 ]
-ValuesYaml = Annotated[str | None, Field(description="Values as a YAML document (passed on stdin as -f -).")]
+ValuesYaml = Annotated[str, Field(description="Values as a YAML document (passed on stdin as -f -); empty: none.")]
 SetValues = Annotated[
     dict[str, str | int | float | bool | None] | None,
     Field(description="Individual values as {'path.to.key': value} (helm --set)."),
