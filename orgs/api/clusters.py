@@ -1,0 +1,167 @@
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from rest_framework import serializers, status
+from rest_framework.response import Response
+
+from orgs import services
+from orgs.api.common import OrgView, UserBriefOutput
+from orgs.models import ClusterConnection, User
+from orgs.selectors import (
+    CLUSTER_CODENAMES,
+    audit_list,
+    cluster_get,
+    cluster_grant_get,
+    cluster_grant_list,
+    cluster_list,
+    team_get,
+)
+
+
+class ClusterOutput(serializers.Serializer):
+    """A cluster connection. The MCP token is never returned; `has_token` says whether one is set."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    mcp_server_url = serializers.URLField()
+    has_token = serializers.SerializerMethodField()
+    default_namespace = serializers.CharField()
+    allowed_namespaces = serializers.ListField(child=serializers.CharField())
+    read_only = serializers.BooleanField()
+    is_sandbox = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_has_token(self, cluster) -> bool:
+        return bool(cluster.mcp_token_encrypted)
+
+
+class ClusterInput(serializers.Serializer):
+    name = serializers.CharField(max_length=63)
+    mcp_server_url = serializers.URLField(max_length=500)
+    mcp_server_token = serializers.CharField(write_only=True, required=False, allow_blank=True, trim_whitespace=False)
+    default_namespace = serializers.CharField(max_length=63, required=False)
+    allowed_namespaces = serializers.ListField(child=serializers.CharField(max_length=63), required=False)
+    read_only = serializers.BooleanField(required=False)
+
+
+class ClusterListView(OrgView):
+    @extend_schema(responses={200: ClusterOutput(many=True)}, tags=["clusters"])
+    def get(self, request, slug):
+        return self.paged(cluster_list(user=request.user, org=self.get_org()), ClusterOutput)
+
+    @extend_schema(request=ClusterInput, responses={201: ClusterOutput}, tags=["clusters"])
+    def post(self, request, slug):
+        data = ClusterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        cluster = services.cluster_create(actor=request.user, org=self.get_org(), ip=self.ip, **data.validated_data)
+        return Response(ClusterOutput(cluster).data, status=status.HTTP_201_CREATED)
+
+
+class ClusterScopedView(OrgView):
+    def get_cluster(self) -> ClusterConnection:
+        return cluster_get(user=self.request.user, org=self.get_org(), cluster_id=self.kwargs["cluster_id"])
+
+
+class ClusterDetailView(ClusterScopedView):
+    @extend_schema(responses={200: ClusterOutput}, tags=["clusters"])
+    def get(self, request, slug, cluster_id):
+        return Response(ClusterOutput(self.get_cluster()).data)
+
+    @extend_schema(request=ClusterInput(partial=True), responses={200: ClusterOutput}, tags=["clusters"])
+    def patch(self, request, slug, cluster_id):
+        cluster = self.get_cluster()
+        data = ClusterInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        cluster = services.cluster_update(actor=request.user, cluster=cluster, ip=self.ip, **data.validated_data)
+        return Response(ClusterOutput(cluster).data)
+
+    @extend_schema(responses={204: None}, tags=["clusters"])
+    def delete(self, request, slug, cluster_id):
+        services.cluster_delete(actor=request.user, cluster=self.get_cluster(), ip=self.ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class GrantTeamOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class GrantOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    permission = serializers.ChoiceField(choices=CLUSTER_CODENAMES)
+    team = GrantTeamOutput(allow_null=True)
+    user = UserBriefOutput(allow_null=True)
+
+
+class GrantPageOutput(serializers.Serializer):
+    results = GrantOutput(many=True)
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+
+
+class GrantListView(ClusterScopedView):
+    @extend_schema_serializer(component_name="GrantCreateInput")
+    class InputSerializer(serializers.Serializer):
+        permission = serializers.ChoiceField(choices=CLUSTER_CODENAMES)
+        team = serializers.UUIDField(required=False)
+        user = serializers.UUIDField(required=False)
+
+        def validate(self, attrs):
+            if ("team" in attrs) == ("user" in attrs):
+                raise serializers.ValidationError("Give exactly one of team or user.")
+            return attrs
+
+    @extend_schema(responses={200: GrantPageOutput}, tags=["clusters"], operation_id="orgs_clusters_grants_list")
+    def get(self, request, slug, cluster_id):
+        grants = cluster_grant_list(user=request.user, cluster=self.get_cluster())
+        # A cluster has a handful of grants: one page, in the list shape every endpoint answers.
+        return Response({"results": GrantOutput(grants, many=True).data, "next": None, "previous": None})
+
+    @extend_schema(request=InputSerializer, responses={201: GrantOutput}, tags=["clusters"])
+    def post(self, request, slug, cluster_id):
+        cluster = self.get_cluster()
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        team_id, user_id = data.validated_data.get("team"), data.validated_data.get("user")
+        team = team_get(user=request.user, org=cluster.org, team_id=team_id) if team_id else None
+        user = User.objects.filter(pk=user_id).first() if user_id else None
+        if user_id and user is None:
+            raise serializers.ValidationError({"user": "Not a member of this organisation."})
+        grant = services.cluster_grant_create(
+            actor=request.user,
+            cluster=cluster,
+            permission=data.validated_data["permission"],
+            team=team,
+            user=user,
+            ip=self.ip,
+        )
+        return Response(GrantOutput(grant).data, status=status.HTTP_201_CREATED)
+
+
+class GrantDetailView(ClusterScopedView):
+    @extend_schema(responses={200: GrantOutput}, tags=["clusters"])
+    def get(self, request, slug, cluster_id, grant_id):
+        return Response(
+            GrantOutput(cluster_grant_get(user=request.user, cluster=self.get_cluster(), grant_id=grant_id)).data
+        )
+
+    @extend_schema(responses={204: None}, tags=["clusters"])
+    def delete(self, request, slug, cluster_id, grant_id):
+        services.cluster_grant_delete(actor=request.user, cluster=self.get_cluster(), grant_id=grant_id, ip=self.ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    actor_email = serializers.CharField()
+    target_type = serializers.CharField()
+    target_id = serializers.CharField()
+    data = serializers.JSONField()
+    client_ip = serializers.IPAddressField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class AuditListView(OrgView):
+    @extend_schema(responses={200: AuditOutput(many=True)}, tags=["audit"])
+    def get(self, request, slug):
+        return self.paged(audit_list(user=request.user, org=self.get_org()), AuditOutput)
