@@ -1,0 +1,104 @@
+"""The executor node: one plan step per visit; a call that needs approval stops at the approval node."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from langgraph.runtime import Runtime
+
+from agents.briefing import plan_text, setting
+from agents.context import RunContext
+from agents.prompts import load_prompt
+from agents.read_only_loop import chat
+from agents.tool_runs import ensure_not_cancelled, preview, record, run_call
+from agents.transcript import results_block
+
+if TYPE_CHECKING:
+    from workflows.state import State
+
+
+async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
+    """Resolve the current step's calls (LLM), run read-only ones, stop before any that needs approval.
+
+    On the visit after an approval decision it runs the approved call (ledger-checked) or records
+    the denial and stops the plan.
+    """
+    ctx = runtime.context
+    step = state.plan[state.step_index]
+    calls, results = [dict(c) for c in state.step_calls], list(state.results)
+    if state.pending_approval is not None:
+        decision = (state.approval or {}).get("decision")
+        call = next(c for c in calls if c["call_id"] == state.pending_approval["call_id"])
+        if decision != "approve":
+            return await _denied(ctx, state, step, call)
+        results.append(await run_call(ctx, call, step["id"]))
+        call["status"] = "done"
+    elif not calls:
+        await ensure_not_cancelled(ctx)
+        await ctx.emit("step.started", {"step_id": step["id"]})
+        calls = await _resolve(ctx, state, step)
+    return await _advance(ctx, state, step, calls, results)
+
+
+async def _advance(ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict]) -> dict:
+    refused = list(state.refused)
+    for call in (c for c in calls if c["status"] == "pending"):
+        if not ctx.policy.allowed(call["tool"]):
+            call["status"] = "refused"
+            refused.append({**call, "reason": ctx.policy.refusal(call["tool"])})
+            continue
+        if call["mutating"] and (done := await ctx.ledger_get(call["call_id"])) is None:
+            approval = {**{k: call[k] for k in ("call_id", "tool", "args")}, "preview": await preview(ctx, call)}
+            return {"step_calls": calls, "results": results, "refused": refused, "pending_approval": approval}
+        results.append(record(call, step["id"], done) if call["mutating"] else await run_call(ctx, call, step["id"]))
+        call["status"] = "done"
+    await ctx.emit("step.finished", {"step_id": step["id"], "status": _status(calls, results, step)})
+    return {
+        "step_calls": [],
+        "step_index": state.step_index + 1,
+        "results": results,
+        "refused": refused,
+        "pending_approval": None,
+        "approval": None,
+    }
+
+
+def _status(calls: list[dict], results: list[dict], step: dict) -> str:
+    if any(c["status"] == "refused" for c in calls):
+        return "refused"
+    ids = {c["call_id"] for c in calls}
+    if any(not r["ok"] for r in results if r["call_id"] in ids):
+        return "failed"
+    return "succeeded" if calls else "skipped"
+
+
+async def _denied(ctx: RunContext, state: State, step: dict, call: dict) -> dict:
+    approval = state.approval or {}
+    decision = approval.get("decision") if approval.get("decision") in ("deny", "expired") else "deny"
+    await ctx.emit("step.finished", {"step_id": step["id"], "status": "denied"})
+    denied = {**{k: call[k] for k in ("call_id", "tool", "args")}, "decision": decision}
+    denied |= {"by": approval.get("by"), "reason": approval.get("reason") or ""}
+    return {"step_calls": [], "pending_approval": None, "approval": None, "denied": denied}
+
+
+async def _resolve(ctx: RunContext, state: State, step: dict) -> list[dict]:
+    """One LLM turn with the allowed tools' function schemas -> the step's concrete calls."""
+    user = (
+        f"Request: {state.request}\n\nPlan:\n{plan_text(state.plan)}\n\n"
+        f"Current step: [{step['id']}] {step['title']} (suggested tool: {step.get('tool') or '-'})\n\n"
+        f"Results so far:\n{results_block(state.results)}"
+    )
+    system = f"{load_prompt('executor')}\n\n{setting(ctx)}"
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    response = await chat(ctx, messages, tools=ctx.policy.function_schemas() or None)
+    prefix = f"{state.run_id}:{state.round}:{step['id']}"
+    return [
+        {
+            "call_id": f"{prefix}:{n}",
+            "tool": tool_call.name,
+            "args": tool_call.arguments,
+            "mutating": ctx.policy.requires_approval(tool_call.name),
+            "status": "pending",
+        }
+        for n, tool_call in enumerate(response.tool_calls, start=1)
+    ]

@@ -1,0 +1,127 @@
+"""One MCP client session per run, over streamable HTTP, to the cluster's tool server.
+
+Used by the workflow driver around the whole graph invocation (enter and exit in the same task)::
+
+    async with ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token) as tools:
+        policy = ToolPolicy(tools.tools, can_request_changes=..., cluster_read_only=...)
+        ...  # RunContext(tools=tools, policy=policy, ...)
+
+Tools are listed once, on enter. `call` streams the server's progress notifications (one per
+output line) to `on_output` and returns a `ToolResult`. Cancelling the task awaiting `call`
+cancels the MCP request, and the tool server then kills the command.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx2
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import PaginatedRequestParams
+
+from agents.errors import ToolServerError
+from agents.tool_policy import ToolSpec, tool_spec
+
+log = logging.getLogger(__name__)
+
+OnOutput = Callable[[str], Awaitable[None]]
+
+
+@dataclass
+class ToolResult:
+    ok: bool
+    output: str  # the command's output (stderr appended on failure), capped by the tool server
+    truncated: bool  # the tool server cut the output (it then ends with a marker)
+    command: str | None = None  # the exact command that ran, e.g. "kubectl scale ..."
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "output": self.output, "truncated": self.truncated, "command": self.command}
+
+
+class ToolSession:
+    """An open MCP session with the tools it listed (`tools`: name -> ToolSpec)."""
+
+    def __init__(self, *, url: str, token: str | None, timeout_s: float = 330.0):
+        self.url = url
+        self.token = token
+        self.timeout_s = timeout_s
+        self._stack: AsyncExitStack | None = None
+        self._session: ClientSession | None = None
+        self._tools: dict[str, ToolSpec] = {}
+
+    async def __aenter__(self) -> ToolSession:
+        stack = AsyncExitStack()
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            timeout = httpx2.Timeout(30.0, read=self.timeout_s)
+            client = await stack.enter_async_context(create_mcp_http_client(headers=headers, timeout=timeout))
+            read, write = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
+            self._session = await stack.enter_async_context(ClientSession(read, write))
+            await self._session.initialize()
+            await self._list_tools()
+        except BaseException as exc:
+            await stack.aclose()
+            if isinstance(exc, Exception):
+                raise ToolServerError(f"cannot open an MCP session with {self.url}: {exc}") from exc
+            raise
+        self._stack = stack
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        stack, self._stack, self._session = self._stack, None, None
+        if stack is not None:
+            await stack.aclose()
+
+    async def _list_tools(self) -> None:
+        cursor = None
+        while True:
+            params = PaginatedRequestParams(cursor=cursor) if cursor else None
+            page = await self._session.list_tools(params=params)
+            for tool in page.tools:
+                spec = tool_spec(tool)
+                self._tools[spec.name] = spec
+            cursor = page.next_cursor
+            if not cursor:
+                return
+
+    @property
+    def tools(self) -> list[ToolSpec]:
+        """The tools as listed once at session start (name, description, input_schema, annotations)."""
+        return list(self._tools.values())
+
+    async def call(self, name: str, args: dict, *, call_id: str, on_output: OnOutput | None = None) -> ToolResult:
+        """Run one tool; `on_output(line)` receives live output lines from progress notifications."""
+        if self._session is None:
+            raise ToolServerError("the MCP session is not open")
+
+        async def progress(_progress: float, _total: float | None, message: str | None) -> None:
+            if message and on_output is not None:
+                await on_output(message if message.endswith("\n") else message + "\n")
+
+        log.debug("tool call %s %s", call_id, name)
+        result = await self._session.call_tool(
+            name, args, read_timeout_seconds=self.timeout_s, progress_callback=progress
+        )
+        return _tool_result(result)
+
+
+def _tool_result(result) -> ToolResult:
+    text = "\n".join(getattr(block, "text", "") for block in result.content or () if block.type == "text")
+    structured = result.structured_content or {}
+    if not isinstance(structured, dict) or "output" not in structured:
+        return ToolResult(ok=not result.is_error, output=text, truncated=False)
+    output = structured.get("output") or ""
+    if result.is_error:
+        stderr = structured.get("stderr") or ""
+        output = "\n".join(part for part in (output.rstrip("\n"), stderr.rstrip("\n")) if part) or text
+    return ToolResult(
+        ok=not result.is_error,
+        output=output,
+        truncated=bool(structured.get("truncated")),
+        command=structured.get("command"),
+    )

@@ -1,0 +1,71 @@
+"""The planner node: reads the conversation, may discover with read-only tools, emits a plan."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from langgraph.runtime import Runtime
+from pydantic import BaseModel, Field
+
+from agents.briefing import setting, tool_catalogue
+from agents.context import RunContext
+from agents.prompts import load_prompt
+from agents.read_only_loop import discover_then_answer
+from agents.tool_runs import ensure_not_cancelled
+from agents.transcript import bounded_history, results_block
+
+if TYPE_CHECKING:
+    from workflows.state import State
+
+MAX_STEPS = 10
+
+
+class PlanStep(BaseModel):
+    id: str = ""
+    title: str
+    tool: str | None = None
+
+
+class Plan(BaseModel):
+    summary: str = ""
+    steps: list[PlanStep] = Field(default_factory=list)
+
+
+async def planner(state: State, runtime: Runtime[RunContext]) -> dict:
+    """Plan the run (or re-plan with the verifier's findings); emits `plan.created` when tools are needed."""
+    ctx = runtime.context
+    await ensure_not_cancelled(ctx)
+    history, summary = await bounded_history(ctx, state.summary or None)
+    system = f"{load_prompt('planner')}\n\n{setting(ctx)}\nTools:\n{tool_catalogue(ctx)}"
+    messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": _ask(state)}]
+    plan, discovered = await discover_then_answer(
+        ctx, messages, Plan, call_prefix=f"{state.run_id}:{state.round}:plan", step_id="plan"
+    )
+    steps = [_step(ctx, index, step) for index, step in enumerate(plan.steps[:MAX_STEPS], start=1)]
+    if steps:
+        await ctx.emit("plan.created", {"steps": steps})
+    return {
+        "summary": summary or "",
+        "plan": steps,
+        "plan_summary": plan.summary,
+        "step_index": 0,
+        "step_calls": [],
+        "results": [*state.results, *discovered],
+        "replan": False,
+    }
+
+
+def _ask(state: State) -> str:
+    if state.round == 0:
+        return state.request
+    return (
+        f"{state.request}\n\nA previous attempt did not meet the goal (re-plan {state.round}).\n"
+        f"Verifier findings: {state.findings}\n\nTool results so far:\n{results_block(state.results)}"
+    )
+
+
+def _step(ctx: RunContext, index: int, step: PlanStep) -> dict:
+    # Mutating is the policy's verdict from the tool's annotations, never the model's.
+    mutating = ctx.policy.requires_approval(step.tool) if step.tool else False
+    # Ids are ours (s1, s2, ...) so call ids derived from them are unique within a round.
+    return {"id": f"s{index}", "title": step.title, "tool": step.tool, "mutating": mutating}

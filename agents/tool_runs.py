@@ -1,0 +1,99 @@
+"""Running one tool call for a run: cancellation check, ledger, events, and the result record."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from agents.errors import RunCancelled
+
+if TYPE_CHECKING:
+    from agents.context import RunContext
+
+# Mutating tools whose effect k8s_diff can preview, mapped to the k8s_diff arguments.
+PREVIEWABLE = {"k8s_apply", "k8s_patch", "k8s_scale", "k8s_set_image"}
+
+
+async def ensure_not_cancelled(ctx: RunContext) -> None:
+    if await ctx.cancelled():
+        raise RunCancelled
+
+
+def record(call: dict, step_id: str, result: dict) -> dict:
+    """The per-run record of a finished call, kept in graph state and shown to later agents."""
+    return {
+        "call_id": call["call_id"],
+        "step_id": step_id,
+        "tool": call["tool"],
+        "args": call["args"],
+        "mutating": call["mutating"],
+        "ok": bool(result.get("ok")),
+        "output": result.get("output") or "",
+        "truncated": bool(result.get("truncated")),
+    }
+
+
+async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: bool = True) -> dict:
+    """Run `call` ({call_id, tool, args, mutating}) unless the ledger says it already finished.
+
+    Emits tool.call, tool.output (live lines) and tool.result. Returns the result record.
+    Read-only discovery calls skip the ledger (`use_ledger=False`): repeating them is harmless.
+    """
+    if use_ledger:
+        done = await ctx.ledger_get(call["call_id"])
+        if done is not None:
+            return record(call, step_id, done)
+    await ensure_not_cancelled(ctx)
+    call_id, tool, args, mutating = call["call_id"], call["tool"], call["args"], call["mutating"]
+    if use_ledger:
+        await ctx.ledger_start(call_id, tool, args, mutating)
+    await ctx.emit("tool.call", {"call_id": call_id, "tool": tool, "args": args, "mutating": mutating})
+
+    async def on_output(line: str) -> None:
+        await ctx.emit("tool.output", {"call_id": call_id, "stream": "stdout", "chunk": line})
+
+    try:
+        result = (await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)).as_dict()
+    except Exception as exc:  # the tool server failed; the model and the user see why
+        result = {"ok": False, "output": f"tool call failed: {exc}", "truncated": False, "command": None}
+    if use_ledger:
+        await ctx.ledger_finish(call_id, result["ok"], result)
+    event = {"call_id": call_id, "ok": result["ok"], "output": result["output"], "truncated": result["truncated"]}
+    await ctx.emit("tool.result", event)
+    return record(call, step_id, result)
+
+
+def diff_arguments(tool: str, args: dict) -> dict | None:
+    """k8s_diff arguments previewing a mutating call; scale and set-image are expressed as patches."""
+    target = {k: args[k] for k in ("kind", "name", "namespace") if args.get(k) is not None}
+    if tool == "k8s_apply":
+        return {
+            "manifest": args.get("manifest", ""),
+            **({"namespace": args["namespace"]} if args.get("namespace") else {}),
+        }
+    if tool == "k8s_patch":
+        return {**target, "patch": args.get("patch", ""), "patch_type": args.get("patch_type", "strategic")}
+    if tool == "k8s_scale":
+        patch = {"spec": {"replicas": args.get("replicas")}}
+        return {**target, "patch": json.dumps(patch), "patch_type": "merge"}
+    if tool == "k8s_set_image":
+        container = {"name": args.get("container"), "image": args.get("image")}
+        patch = {"spec": {"template": {"spec": {"containers": [container]}}}}
+        return {**target, "patch": json.dumps(patch), "patch_type": "strategic"}
+    return None
+
+
+async def preview(ctx: RunContext, call: dict) -> str:
+    """What the call would change: the k8s_diff output where possible, else the call itself."""
+    described = f"{call['tool']} {json.dumps(call['args'], sort_keys=True)}"
+    diff_args = diff_arguments(call["tool"], call["args"])
+    if diff_args is None or "k8s_diff" not in {t.name for t in ctx.tools.tools}:
+        return f"No diff preview for this tool. The call: {described}"
+    await ensure_not_cancelled(ctx)
+    try:
+        result = await ctx.tools.call("k8s_diff", diff_args, call_id=f"{call['call_id']}:preview")
+    except Exception as exc:  # a preview failure must not hide the approval; say so in the preview
+        return f"The diff preview failed ({exc}). The call: {described}"
+    if not result.ok:
+        return f"The diff preview failed:\n{result.output}\nThe call: {described}"
+    return result.output or "(no changes)"
