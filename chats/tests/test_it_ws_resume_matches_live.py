@@ -1,0 +1,60 @@
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from chats.publisher import DeltaStream, aevent_publish
+from chats.tests.conftest import access_token, ws_communicator, ws_frames
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RUN = "5d1c0000-0000-4000-8000-000000000002"
+
+
+async def _produce(conversation_id, steps: int) -> None:
+    """A run that publishes step events and streams tokens, as the workflow does."""
+    await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="run.started", data={})
+    for step in range(steps):
+        await aevent_publish(
+            conversation_id=conversation_id, run_id=RUN, type="step.started", data={"step_id": f"s{step}"}
+        )
+        stream = DeltaStream(conversation_id=conversation_id, run_id=RUN, message_id="m1", agent="responder")
+        for i in range(10):
+            await stream.push(f"{step}.{i} ")
+            await asyncio.sleep(0.001)
+        await stream.close()
+    await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="run.finished", data={"status": "succeeded"})
+
+
+async def _receive_until_finished(communicator) -> list[dict]:
+    frames = []
+    while not frames or frames[-1]["type"] != "run.finished":
+        frames.append(json.loads(await communicator.receive_from(10)))
+    return frames
+
+
+async def test_it_resumed_client_ends_with_the_always_connected_sequence(world):
+    conversation_id = world.conversation.pk
+    token = await sync_to_async(access_token)(world.trio.operator)
+    steady = ws_communicator(conversation_id, token=token)
+    flaky = ws_communicator(conversation_id, token=token)
+    resumed = ws_communicator(conversation_id, token=token)
+    assert (await steady.connect())[0]
+    assert (await flaky.connect())[0]
+    try:
+        producer = asyncio.create_task(_produce(conversation_id, steps=8))
+        seen = await ws_frames(flaky, 5)
+        await flaky.disconnect()
+        await asyncio.sleep(0.05)  # the run goes on while the client is away
+        assert (await resumed.connect())[0]
+        await resumed.send_json_to({"type": "resume", "after": seen[-1]["seq"]})
+        after_resume = await _receive_until_finished(resumed)
+        await producer
+        always = await _receive_until_finished(steady)
+    finally:
+        await steady.disconnect()
+        await resumed.disconnect()
+
+    assert [f["seq"] for f in always] == sorted({f["seq"] for f in always})
+    assert seen + after_resume == always
