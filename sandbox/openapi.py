@@ -56,6 +56,7 @@ def group_document(group: str, version: str) -> dict | None:
         }
     if not paths:
         return None
+
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes (sandbox)", "version": "v1.32.0"},
