@@ -13,6 +13,7 @@ cancels the MCP request, and the tool server then kills the command.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -50,32 +51,56 @@ class ToolSession:
         self.url = url
         self.token = token
         self.timeout_s = timeout_s
-        self._stack: AsyncExitStack | None = None
+        self._owner: asyncio.Task | None = None
+        self._closing = asyncio.Event()
         self._session: ClientSession | None = None
         self._tools: dict[str, ToolSpec] = {}
 
     async def __aenter__(self) -> ToolSession:
-        stack = AsyncExitStack()
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        # The SDK's transport lives in anyio task groups that must be exited by the task that entered
+        # them; a dedicated task owns them so the session can be opened and closed from any task
+        # (pytest fixtures, the workflow driver) and used from every node's task.
+        ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._closing = asyncio.Event()
+        self._owner = asyncio.create_task(self._own(ready), name=f"mcp-session {self.url}")
         try:
-            timeout = httpx2.Timeout(30.0, read=self.timeout_s)
-            client = await stack.enter_async_context(create_mcp_http_client(headers=headers, timeout=timeout))
-            read, write = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
-            self._session = await stack.enter_async_context(ClientSession(read, write))
-            await self._session.initialize()
-            await self._list_tools()
-        except BaseException as exc:
-            await stack.aclose()
-            if isinstance(exc, Exception):
-                raise ToolServerError(f"cannot open an MCP session with {self.url}: {exc}") from exc
+            await ready
+        except BaseException:
+            self._owner.cancel()
             raise
-        self._stack = stack
         return self
 
     async def __aexit__(self, *exc_info) -> None:
-        stack, self._stack, self._session = self._stack, None, None
-        if stack is not None:
-            await stack.aclose()
+        owner, self._owner = self._owner, None
+        if owner is None:
+            return
+        self._closing.set()
+        try:
+            await asyncio.wait_for(owner, timeout=10)
+        except (TimeoutError, asyncio.CancelledError):
+            owner.cancel()
+        except Exception:
+            log.warning("closing the MCP session with %s failed", self.url, exc_info=True)
+
+    async def _own(self, ready: asyncio.Future[None]) -> None:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        try:
+            async with AsyncExitStack() as stack:
+                timeout = httpx2.Timeout(30.0, read=self.timeout_s)
+                client = await stack.enter_async_context(create_mcp_http_client(headers=headers, timeout=timeout))
+                read, write = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
+                self._session = await stack.enter_async_context(ClientSession(read, write))
+                await self._session.initialize()
+                await self._list_tools()
+                ready.set_result(None)
+                await self._closing.wait()
+        except Exception as exc:
+            if not ready.done():
+                ready.set_exception(ToolServerError(f"cannot open an MCP session with {self.url}: {exc}"))
+            else:
+                log.warning("the MCP session with %s ended with an error", self.url, exc_info=True)
+        finally:
+            self._session = None
 
     async def _list_tools(self) -> None:
         cursor = None
