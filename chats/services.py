@@ -21,13 +21,14 @@ def message_content_validate(content) -> str:
     """The message text, stripped; ValidationError (400) when empty or longer than MAX_MESSAGE_CHARS."""
     if not isinstance(content, str) or not content.strip():
         raise ValidationError("The message is empty.", code="blank")
+    content = content.strip()
     limit = settings.MAX_MESSAGE_CHARS
     if len(content) > limit:
         raise ValidationError(
             f"The message is {len(content)} characters long; the limit is {limit} (MAX_MESSAGE_CHARS).",
             code="too_long",
         )
-    return content.strip()
+    return content
 
 
 def _title_clean(title: str) -> str:
