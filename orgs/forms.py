@@ -1,0 +1,69 @@
+"""Browser forms for the sign-in, setup, invitation, profile and org settings pages (parsing only; services write)."""
+
+from django import forms
+
+from orgs.models import Role
+
+
+class LoginForm(forms.Form):
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}))
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class SetupForm(forms.Form):
+    org_name = forms.CharField(label="Organisation name", max_length=100)
+    full_name = forms.CharField(label="Your name", max_length=150)
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), help_text="At least 10 characters."
+    )
+
+
+class SignupForm(forms.Form):
+    full_name = forms.CharField(label="Your name", max_length=150)
+    password = forms.CharField(
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}), help_text="At least 10 characters."
+    )
+
+
+class SigninForm(forms.Form):
+    password = forms.CharField(widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}))
+
+
+class ProfileForm(forms.Form):
+    full_name = forms.CharField(label="Full name", max_length=150, required=False)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField()
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+
+class TeamForm(forms.Form):
+    name = forms.CharField(label="Team name", max_length=100)
+
+
+class TeamMemberForm(forms.Form):
+    user = forms.UUIDField()
+
+
+class ClusterForm(forms.Form):
+    name = forms.CharField(max_length=63, help_text="Lowercase letters, digits and '-'.")
+    mcp_server_url = forms.URLField(label="Tool server URL", max_length=500, assume_scheme="https")
+    mcp_server_token = forms.CharField(label="Tool server token", required=False, widget=forms.PasswordInput)
+    default_namespace = forms.CharField(max_length=63, initial="default")
+    allowed_namespaces = forms.CharField(required=False, help_text="Comma-separated; empty allows all.")
+    read_only = forms.BooleanField(required=False, label="Read-only (no changes allowed)")
+
+    def clean_allowed_namespaces(self) -> list[str]:
+        raw = self.cleaned_data["allowed_namespaces"]
+        return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+class GrantForm(forms.Form):
+    holder = forms.CharField(help_text="team:<id> or user:<id>")
+    permission = forms.ChoiceField(choices=[("use_cluster", "Use (read-only)"), ("operate_cluster", "Operate")])
