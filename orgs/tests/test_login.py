@@ -1,0 +1,72 @@
+"""POST /auth/token/: a token pair for the right password; failures audited and throttled per account and per IP."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from orgs.models import AuditEvent
+from tests.accounts import PASSWORD, make_user
+
+URL = "/api/v1/auth/token/"
+
+
+def _login(email, password=PASSWORD, ip="10.0.0.1"):
+    return APIClient(REMOTE_ADDR=ip).post(URL, {"email": email, "password": password}, format="json")
+
+
+@pytest.fixture(autouse=True)
+def _limit(settings):
+    settings.LOGIN_FAILURE_LIMIT = 3
+
+
+def test_it_issues_a_token_pair_and_audits_the_login(db):
+    user = make_user("Ann@Example.com")
+    response = _login("ann@example.com")
+    assert response.status_code == 200
+    assert set(response.json()) == {"access", "refresh"}
+    event = AuditEvent.objects.get(action="auth.login")
+    assert (event.actor, event.client_ip) == (user, "10.0.0.1")
+    user.refresh_from_db()
+    assert user.last_login is not None
+
+
+def test_it_refuses_and_audits_a_wrong_password(db):
+    make_user("ann@example.com")
+    response = _login("ann@example.com", "wrong password")
+    assert response.status_code == 401
+    assert "access" not in response.json()
+    event = AuditEvent.objects.get(action="auth.login_failed")
+    assert (event.actor, event.data["email"]) == (None, "ann@example.com")
+
+
+def test_it_refuses_a_disabled_account(db):
+    make_user("ann@example.com", is_active=False)
+    assert _login("ann@example.com").status_code == 401
+    assert AuditEvent.objects.filter(action="auth.login_failed").count() == 1
+
+
+def test_it_throttles_an_account_after_repeated_failures(db):
+    make_user("ann@example.com")
+    for n in range(3):
+        assert _login("ann@example.com", "wrong", ip=f"10.0.0.{n}").status_code == 401
+    # Even the right password, from a fresh address, waits out the window.
+    assert _login("ann@example.com", ip="10.9.9.9").status_code == 429
+    assert AuditEvent.objects.filter(action="auth.login_throttled").count() == 1
+    assert not AuditEvent.objects.filter(action="auth.login").exists()
+
+
+def test_it_throttles_an_address_trying_many_accounts(db):
+    make_user("zed@example.com")
+    for n in range(3):
+        assert _login(f"nobody{n}@example.com", "wrong", ip="10.6.6.6").status_code == 401
+    assert _login("zed@example.com", ip="10.6.6.6").status_code == 429
+    assert _login("zed@example.com", ip="10.7.7.7").status_code == 200
+
+
+def test_it_forgets_account_failures_after_a_success(db):
+    make_user("ann@example.com")
+    for n in range(2):
+        _login("ann@example.com", "wrong", ip=f"10.1.0.{n}")
+    assert _login("ann@example.com", ip="10.1.1.1").status_code == 200
+    for n in range(2):
+        _login("ann@example.com", "wrong", ip=f"10.2.0.{n}")
+    assert _login("ann@example.com", ip="10.2.1.1").status_code == 200
