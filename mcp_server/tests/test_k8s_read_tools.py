@@ -8,13 +8,14 @@ from mcp_server.tests.conftest import call_ok, text_of
 from mcp_server.tests.manifests import apply, deployment
 
 
-@pytest.fixture
-def web(sandbox_cluster, k8s_namespace):
-    apply(
-        sandbox_cluster, k8s_namespace, deployment("web", annotations={"sandbox.skyflo.dev/logs": "hello from web\n"})
-    )
-    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
-    return k8s_namespace
+@pytest.fixture(scope="module")
+def web(sandbox_cluster):
+    """One namespace for the module: these tools change nothing (which the diff tests assert)."""
+    namespace = sandbox_cluster.new_namespace("read")
+    logs = {"sandbox.skyflo.dev/logs": "hello from web\n"}
+    apply(sandbox_cluster, namespace, deployment("web", annotations=logs))
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
+    return namespace
 
 
 async def test_it_gets_objects_and_states_the_command(mcp, web):
