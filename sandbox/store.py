@@ -419,6 +419,12 @@ class Store:
                 strategy.setdefault("rollingUpdate", {"maxUnavailable": "25%", "maxSurge": "25%"})
         elif rt.plural in ("replicasets", "statefulsets") and isinstance(spec, dict):
             spec.setdefault("replicas", 1)
+            if rt.plural == "statefulsets":
+                spec.setdefault("podManagementPolicy", "OrderedReady")
+                spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
+        elif rt.plural == "daemonsets" and isinstance(spec, dict):
+            rolling = {"maxUnavailable": 1, "maxSurge": 0}
+            spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": rolling})
         elif rt.plural == "services" and isinstance(spec, dict):
             self._default_service(spec)
         elif rt.plural == "namespaces":
