@@ -72,13 +72,14 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
             ctx.policy = ToolPolicy(ctx.tools.tools, **await db(_policy_inputs, run))
             handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
             try:
-                status = await handle.task
+                result = await handle.task
             finally:
                 handle.task = None
-        if status is not None:
+        if result is not None:
+            status = _status_of(result)
             await _finish(run, status)
             if status == Run.Status.SUCCEEDED:
-                await _title_generate(run, ctx)
+                await _title_generate(run, ctx, result.get("answer") or "")
     except (asyncio.CancelledError, RunCancelled):
         if not handle.cancel_requested:
             raise
@@ -101,8 +102,8 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
             await ctx.streams_close()
 
 
-async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> str | None:
-    """Invoke the graph until it finishes (-> final status) or parks at a new approval (-> None)."""
+async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> dict | None:
+    """Invoke the graph until it finishes (-> its final state) or parks at a new approval (-> None)."""
     from langgraph.types import Command
 
     from workflows.graph import build_graph
@@ -114,7 +115,7 @@ async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> s
         result = await graph.ainvoke(graph_input, config=config, context=ctx)
         interrupts = result.get("__interrupt__") if isinstance(result, dict) else None
         if not interrupts:
-            return _status_of(result)
+            return result
         request = interrupts[0].value
         await ctx.streams_close()
         approval = await db(
@@ -159,15 +160,13 @@ async def _cancelled(run: Run, ctx: DjangoRunContext | None) -> None:
     await _finish(run, Run.Status.CANCELLED)
 
 
-async def _title_generate(run: Run, ctx: DjangoRunContext) -> None:
+async def _title_generate(run: Run, ctx: DjangoRunContext, answer: str) -> None:
     """After the first exchange, the conversation gets a title from the agents' title helper."""
-    try:
-        from agents.title import title_generate
-    except ImportError:
-        return
+    from agents.titles import generate_title
+
     try:
         if await db(_needs_title, run):
-            title = await title_generate(ctx.llm, ctx.user_request)
+            title = await generate_title(ctx.llm, ctx.user_request, answer)
             if title:
                 await db(_title_set, run, title)
     except Exception:
