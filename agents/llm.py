@@ -94,6 +94,12 @@ class LLMClient:
             )
         return self._client
 
+    async def aclose(self) -> None:
+        """Close the HTTP connections (call when the run is over)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
     async def chat(
         self,
         messages: list[dict],

@@ -92,9 +92,16 @@ async def tool_session(toolserver) -> AsyncIterator[ToolSession]:
 
 
 @pytest.fixture
-def make_context(scripted_llm, tool_session):
+async def llm_client(scripted_llm) -> AsyncIterator[LLMClient]:
+    llm = LLMClient(base_url=scripted_llm.base_url, api_key="test", model="scripted", backoff_s=0.01)
+    yield llm
+    await llm.aclose()
+
+
+@pytest.fixture
+def make_context(llm_client, tool_session):
     def make(request: str, *, namespace: str | None = None, can_request_changes: bool = True, **kwargs):
-        llm = LLMClient(base_url=scripted_llm.base_url, api_key="test", model="scripted", backoff_s=0.01)
+        llm = llm_client
         policy = ToolPolicy(tool_session.tools, can_request_changes=can_request_changes, cluster_read_only=False)
         return RecordingContext(
             llm=llm, tools=tool_session, policy=policy, user_request=request, default_namespace=namespace, **kwargs
