@@ -1,0 +1,191 @@
+"""Django admin for staff. Changes made here are audited like their API counterparts; the cluster token is
+write-only (never rendered), and the audit log is read-only."""
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from guardian.admin import GuardedModelAdmin
+
+from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Team, User
+from orgs.services import audit_record
+
+
+def _ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+class AuditedAdmin(admin.ModelAdmin):
+    """Records "<audit_domain>.created/updated/deleted" for saves and deletes made in the admin."""
+
+    audit_domain = ""
+
+    def _org(self, obj):
+        return obj if isinstance(obj, Organization) else obj.org
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        data = {"changed": sorted(form.changed_data), "via": "admin"}
+        action = f"{self.audit_domain}.{'updated' if change else 'created'}"
+        audit_record(actor=request.user, org=self._org(obj), action=action, target=obj, data=data, ip=_ip(request))
+
+    def delete_model(self, request, obj):
+        audit_record(
+            actor=request.user,
+            org=self._org(obj),
+            action=f"{self.audit_domain}.deleted",
+            target=obj,
+            data={"object": str(obj), "via": "admin"},
+            ip=_ip(request),
+        )
+        super().delete_model(request, obj)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    ordering = ["email"]
+    list_display = ["email", "full_name", "is_active", "is_staff", "date_joined"]
+    search_fields = ["email", "full_name"]
+    fieldsets = [
+        (None, {"fields": ["email", "password", "full_name"]}),
+        ("Status", {"fields": ["is_active", "is_staff", "is_superuser", "last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+    readonly_fields = ["last_login", "date_joined"]
+    filter_horizontal = []
+    list_filter = ["is_active", "is_staff"]
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(AuditedAdmin):
+    audit_domain = "org"
+    list_display = ["name", "slug", "four_eyes", "created_at"]
+    search_fields = ["name", "slug"]
+    inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(AuditedAdmin):
+    audit_domain = "member"
+    list_display = ["user", "org", "role", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["user__email", "org__slug"]
+    autocomplete_fields = ["user", "org"]
+
+
+class TeamForm(forms.ModelForm):
+    members = forms.ModelMultipleChoiceField(queryset=User.objects.all(), required=False)
+
+    class Meta:
+        model = Team
+        fields = ["org", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.instance._state.adding:
+            self.fields["members"].initial = self.instance.group.user_set.all()
+
+
+@admin.register(Team)
+class TeamAdmin(AuditedAdmin):
+    audit_domain = "team"
+    form = TeamForm
+    list_display = ["name", "org", "created_at"]
+    search_fields = ["name", "org__slug"]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.group = Group.objects.create(name=f"team:{obj.org_id}:{obj.pk}")
+        super().save_model(request, obj, form, change)
+        obj.group.user_set.set(form.cleaned_data["members"])
+
+    def delete_model(self, request, obj):
+        group = obj.group
+        super().delete_model(request, obj)
+        group.delete()
+
+
+@admin.register(Invitation)
+class InvitationAdmin(AuditedAdmin):
+    """Invitations are created in the app, where the one-time token can be shown; here they are read or revoked."""
+
+    audit_domain = "invitation"
+    list_display = ["email", "org", "role", "invited_by", "expires_at", "accepted_at"]
+    list_filter = ["role"]
+    search_fields = ["email", "org__slug"]
+    readonly_fields = ["org", "email", "role", "teams", "invited_by", "accepted_at", "accepted_by", "created_at"]
+    fields = [*readonly_fields, "expires_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class ClusterForm(forms.ModelForm):
+    new_mcp_server_token = forms.CharField(
+        label="MCP server token",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only: leave empty to keep the stored token.",
+    )
+    clear_mcp_server_token = forms.BooleanField(label="Remove the stored token", required=False)
+
+    class Meta:
+        model = ClusterConnection
+        fields = [
+            "org",
+            "name",
+            "mcp_server_url",
+            "default_namespace",
+            "allowed_namespaces",
+            "read_only",
+            "is_sandbox",
+        ]
+
+    def save(self, commit=True):
+        if self.cleaned_data.get("new_mcp_server_token"):
+            self.instance.mcp_server_token = self.cleaned_data["new_mcp_server_token"]
+        elif self.cleaned_data.get("clear_mcp_server_token"):
+            self.instance.mcp_server_token = ""
+        return super().save(commit=commit)
+
+
+@admin.register(ClusterConnection)
+class ClusterConnectionAdmin(AuditedAdmin, GuardedModelAdmin):
+    """Clusters with guardian's object-permission pages (use_cluster / operate_cluster per user or team group)."""
+
+    audit_domain = "cluster"
+    form = ClusterForm
+    list_display = ["name", "org", "mcp_server_url", "has_token", "read_only", "is_sandbox"]
+    list_filter = ["read_only", "is_sandbox"]
+    search_fields = ["name", "org__slug"]
+    readonly_fields = ["has_token", "created_at", "updated_at"]
+
+    @admin.display(boolean=True, description="token set")
+    def has_token(self, obj) -> bool:
+        return bool(obj.mcp_token_encrypted)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is append-only, so staff may look but not add, change or delete."""
+
+    list_display = ["created_at", "action", "actor_email", "org_slug", "target_type", "target_id", "client_ip"]
+    list_filter = ["action"]
+    search_fields = ["actor_email", "org_slug", "action", "target_id"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
