@@ -9,7 +9,7 @@ from agents.transcript import truncate
 MAX_TITLE_CHARS = 80
 
 
-async def title_generate(llm: LLMClient, request: str, answer: str = "") -> str:
+async def generate_title(llm: LLMClient, request: str, answer: str = "") -> str:
     """A short title for a conversation from its first request (and answer); "" when the model gives none."""
     exchange = f"User: {truncate(request, 2000)[0]}"
     if answer:
@@ -20,4 +20,4 @@ async def title_generate(llm: LLMClient, request: str, answer: str = "") -> str:
     return title.strip().strip("\"'`").rstrip(".").strip()[:MAX_TITLE_CHARS]
 
 
-generate_title = title_generate  # the name used in the first interface note
+title_generate = generate_title  # the <entity>_<verb> spelling
