@@ -23,3 +23,13 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 bash scripts/k8s_tools.sh
+
+# Headless Chromium for the browser tests (tests/browser/, driven by playwright; `playwright install` is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium (browser tests)"
+    apt-get update -qq && apt-get install -y -qq chromium
+  else
+    echo "note: the browser tests need /usr/bin/chromium; install it with: sudo apt-get install -y chromium" >&2
+  fi
+fi

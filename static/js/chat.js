@@ -304,7 +304,7 @@ const handlers = {
     if (!node.dataset.complete) setMessageText(node, node._raw + d.text, false);
   },
   "message.completed": (run, d) => {
-    const node = assistantMessage(run, d.message.id, null);
+    const node = assistantMessage(run, d.message.id, d.message.agent);
     setMessageText(node, d.message.content, true);
   },
   "run.finished": (run, d) => { setRunStatus(run, d.status); usage(run, d); },

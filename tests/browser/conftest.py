@@ -1,0 +1,94 @@
+"""Headless Chromium (the Debian package) driven by Python playwright, against the live stack of tests/live.py."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.accounts import PASSWORD
+
+CHROMIUM = os.environ.get("SKYFLO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+WIDE = {"width": 1280, "height": 860}
+NARROW = {"width": 390, "height": 844}
+
+expect.set_options(timeout=30_000)
+# Playwright's sync API keeps an event loop running in the test thread; Django's ORM (fixtures, flush) would
+# otherwise refuse to run next to it although nothing here is actually async.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap.sh does it as root)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+class Pages:
+    """Browser contexts for a test; records every JavaScript dialog (an XSS would open one)."""
+
+    def __init__(self, browser: Browser, base_url: str):
+        self.browser, self.base_url = browser, base_url
+        self.contexts = []
+        self.dialogs: list[str] = []
+
+    def new(self, viewport: dict = WIDE) -> Page:
+        context = self.browser.new_context(base_url=self.base_url, viewport=viewport)
+        self.contexts.append(context)
+        page = context.new_page()
+        page.on("dialog", self._dialog)
+        return page
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def login(self, user, viewport: dict = WIDE) -> Page:
+        page = self.new(viewport)
+        page.goto("/login/")
+        page.get_by_label("Email").fill(user.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        expect(page).to_have_url(f"{self.base_url}/")
+        return page
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+
+
+@pytest.fixture
+def pages(browser, live_stack) -> Iterator[Pages]:
+    made = Pages(browser, live_stack.url)
+    yield made
+    made.close()
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Save a full-page screenshot under test-artifacts/screenshots/ (git-ignored)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+
+
+@pytest.fixture(autouse=True)
+def _content_types_fresh() -> None:
+    # A transactional test flushes the tables; content types come back with new ids, so forget the cached ones.
+    from django.contrib.contenttypes.models import ContentType
+
+    ContentType.objects.clear_cache()

@@ -1,0 +1,73 @@
+"""Sign-in, the settings pages and the cluster "test connection" button, at 1280 px and 390 px."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.accounts import PASSWORD
+from tests.browser.conftest import NARROW, WIDE, screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_it_refuses_a_wrong_password_then_logs_in(shop, pages):
+    for viewport in (WIDE, NARROW):
+        page = pages.new(viewport)
+        page.goto("/login/")
+        expect(page.get_by_role("heading", name="Log in to Skyflo")).to_be_visible()
+        screenshot(page, "login")
+    page.get_by_label("Email").fill(shop.operator.email)
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("alert")).to_contain_text("No active account")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="What should we do on your cluster?")).to_be_visible()
+    # narrow: the sidebar hides behind a toggle
+    toggle = page.get_by_role("button", name="Conversations")
+    expect(page.get_by_role("link", name="New conversation")).not_to_be_in_viewport()
+    toggle.click()
+    expect(page.get_by_role("link", name="New conversation")).to_be_in_viewport()
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("heading", name="Log in to Skyflo")).to_be_visible()
+
+
+def test_an_owner_manages_the_org_in_settings(shop, pages):
+    page = pages.login(shop.owner)
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Members")).to_be_visible()
+    expect(page.get_by_text(shop.viewer.email)).to_be_visible()
+    screenshot(page, "settings-members")
+
+    page.get_by_role("link", name="Invitations").click()
+    page.get_by_label("Email").fill("newcomer@example.com")
+    page.get_by_label("Role").select_option("operator")
+    page.get_by_role("button", name="Create invitation").click()
+    link = page.get_by_label("Invitation link")
+    expect(link).to_be_visible()
+    invitation_url = link.input_value()
+    assert "/invitations/" in invitation_url
+    screenshot(page, "settings-invitations")
+
+    page.get_by_role("link", name="Teams").click()
+    page.get_by_label("Team name").fill("sre")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.get_by_role("heading", name="sre")).to_be_visible()
+    screenshot(page, "settings-teams")
+
+    page.get_by_role("link", name="Clusters").click()
+    page.get_by_role("button", name="Test connection").first.click()
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_contain_text("k8s_scale")
+    screenshot(page, "settings-clusters")
+    for name in ("settings-members", "settings-clusters"):
+        narrow = pages.login(shop.owner, NARROW)
+        tab = "" if name == "settings-members" else "clusters/"
+        narrow.goto(f"/orgs/{shop.org.slug}/settings/{tab}")
+        expect(narrow.get_by_role("heading", name=f"{shop.org.name} settings")).to_be_visible()
+        screenshot(narrow, name)
+
+    invited = pages.new()
+    invited.goto(invitation_url)
+    invited.get_by_label("Your name").fill("Newcomer")
+    invited.get_by_label("Password").fill(PASSWORD)
+    invited.get_by_role("button", name="Create account and join").click()
+    expect(invited.get_by_text(f"You joined {shop.org.name}.")).to_be_visible()
