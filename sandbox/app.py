@@ -165,6 +165,7 @@ class SandboxServer:
             created = scenarios.seed(self.store, name, namespace)
         except ApiError as exc:
             return error_response(exc)
+        self.controller.poke()
         return json_response({"scenario": name, "namespace": namespace, "objects": created})
 
     # ---- resources ---------------------------------------------------------------------------------------
@@ -177,7 +178,10 @@ class SandboxServer:
     async def dispatch(self, request: Request, group: str, version: str) -> Response:
         try:
             target = parse_target(group, version, request.path_params["rest"].strip("/").split("/"))
-            return await self.handle(request, target)
+            response = await self.handle(request, target)
+            if request.method != "GET":
+                self.controller.poke()
+            return response
         except ApiError as exc:
             return error_response(exc)
         except SelectorError as exc:

@@ -4,6 +4,7 @@ PVC binding and garbage collection. One `tick()` runs every ~150 ms on the serve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import hashlib
 import json
@@ -21,7 +22,7 @@ log = logging.getLogger("sandbox.controller")
 NODE_NAME = "sandbox-node"
 NODE_CPU = 4.0
 TICK_SECONDS = 0.15
-START_DELAY = 0.3  # scheduled -> running
+START_DELAY = 0.15  # scheduled -> running
 JOB_RUN_SECONDS = 0.6
 CRASH_RESTART_SECONDS = 5.0
 REVISION = "deployment.kubernetes.io/revision"
@@ -106,6 +107,11 @@ class Controller:
         self.store = store
         self.started: dict[str, float] = {}  # pod uid -> monotonic time the kubelet started it
         self.managed_endpoints: set[tuple[str, str]] = set()
+        self.wake = asyncio.Event()
+
+    def poke(self) -> None:
+        """Run the next tick now: called after client writes so rollouts don't wait for the timer."""
+        self.wake.set()
 
     async def run(self) -> None:
         while True:
@@ -113,7 +119,9 @@ class Controller:
                 self.tick()
             except Exception:  # a bug in one tick must not stop the cluster
                 log.exception("controller tick failed")
-            await asyncio.sleep(TICK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), TICK_SECONDS)
+            self.wake.clear()
 
     def tick(self) -> None:
         for step in (
