@@ -4,7 +4,7 @@ Fixtures:
 - `scripted_llm_server` (session): one real HTTP server on loopback for the whole session.
 - `scripted_llm` (function): a `ScriptedLLMHandle` with its own script id, so its own base URL:
   `.base_url` (".../s/<id>/v1", give it to `LLMClient` or `LLM_BASE_URL`), `.api_key`, `.model`,
-  `.set_script(turns, tokens_per_second=0)`, `.requests()` (received request bodies),
+  `.set_script(turns, tokens_per_second=0, stamp=False)`, `.requests()` (received request bodies),
   `.remaining()` (turns not consumed yet).
 """
 
@@ -31,8 +31,8 @@ class ScriptedLLMHandle:
     def base_url(self) -> str:
         return f"{self.origin}/s/{self.script_id}/v1"
 
-    def set_script(self, turns: list[dict], *, tokens_per_second: float = 0.0) -> None:
-        body = {"turns": turns, "tokens_per_second": tokens_per_second}
+    def set_script(self, turns: list[dict], *, tokens_per_second: float = 0.0, stamp: bool = False) -> None:
+        body = {"turns": turns, "tokens_per_second": tokens_per_second, "stamp": stamp}
         httpx.post(f"{self.origin}/s/{self.script_id}/_script", json=body, timeout=10).raise_for_status()
 
     def requests(self) -> list[dict]:

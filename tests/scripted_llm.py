@@ -22,7 +22,7 @@ fails loudly. Helpers build turns::
 Scripts live on the server, one per *script id*, each with its own base URL
 ``http://host:port/s/<id>/v1`` (so concurrent tests and runs never share turns); ``/v1`` is the
 script id ``default``. Control endpoints (JSON): ``POST /s/<id>/_script`` ``{"turns": [...],
-"tokens_per_second": 0}`` replaces the script and clears the log; ``GET /s/<id>/_requests`` lists
+"tokens_per_second": 0, "stamp": false}`` replaces the script and clears the log; ``GET /s/<id>/_requests`` lists
 the received request bodies; ``GET /s/<id>/_script`` the remaining turns.
 
 Run standalone: ``python -m tests.scripted_llm --port 8090 [--tokens-per-second 100 --tokens 200]``
@@ -109,6 +109,7 @@ def fail(status: int = 429, *, agent: str | None = None, **match: Any) -> dict:
 class Script:
     turns: list[dict] = field(default_factory=list)
     tokens_per_second: float = 0.0
+    stamp: bool = False  # benchmarks: every content token carries its send time, "tok@<epoch seconds> "
     requests: list[dict] = field(default_factory=list)
 
     def pick(self, body: dict) -> dict | None:
@@ -171,9 +172,12 @@ class ScriptedLLM:
             body = await request.json()
             sid = request.path_params.get("sid", "default")
             with self.lock:
-                self.scripts[sid] = Script(list(body.get("turns", [])), float(body.get("tokens_per_second") or 0))
+                rate = float(body.get("tokens_per_second") or 0)
+                self.scripts[sid] = Script(list(body.get("turns", [])), rate, bool(body.get("stamp")))
         script = self._script(request)
-        return JSONResponse({"turns": script.turns, "tokens_per_second": script.tokens_per_second})
+        return JSONResponse(
+            {"turns": script.turns, "tokens_per_second": script.tokens_per_second, "stamp": script.stamp}
+        )
 
     async def requests(self, request: Request) -> JSONResponse:
         return JSONResponse(self._script(request).requests)
@@ -194,14 +198,15 @@ class ScriptedLLM:
             message = {"error": {"message": f"scripted failure {turn['status']}", "type": "scripted"}}
             return JSONResponse(message, status_code=turn["status"], headers={"retry-after": "0"})
         rate = float(turn.get("tokens_per_second") or script.tokens_per_second or 0)
-        completion = _Completion(body, turn["reply"])
+        completion = _Completion(body, turn["reply"], stamp=script.stamp)
         if body.get("stream"):
             return StreamingResponse(completion.sse(rate), media_type="text/event-stream")
         return JSONResponse(completion.whole())
 
 
 class _Completion:
-    def __init__(self, body: dict, reply: dict):
+    def __init__(self, body: dict, reply: dict, *, stamp: bool = False):
+        self.stamp = stamp
         self.id = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         self.model = body.get("model") or "scripted"
         self.created = int(time.time())
@@ -231,7 +236,7 @@ class _Completion:
         for n, token in enumerate(self.tokens):
             if rate > 0:
                 await asyncio.sleep(max(0.0, started + n / rate - time.monotonic()))
-            yield self._chunk({"content": token})
+            yield self._chunk({"content": f"{token.rstrip()}@{time.time():.6f} " if self.stamp else token})
         for index, tc in enumerate(self.tool_calls):
             head = {"index": index, "id": tc["id"], "type": "function"}
             yield self._chunk({"tool_calls": [{**head, "function": {"name": tc["name"], "arguments": ""}}]})
@@ -297,9 +302,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--tokens-per-second", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=200, help="tokens per reply of the default script")
+    parser.add_argument("--stamp", action="store_true", help='each token carries its send time: "tok@<epoch s> "')
     args = parser.parse_args(argv)
     text = " ".join(f"tok{n}" for n in range(args.tokens))
-    default = Script([{**say(text), "repeat": True}], args.tokens_per_second)
+    default = Script([{**say(text), "repeat": True}], args.tokens_per_second, args.stamp)
     uvicorn.run(ScriptedLLM(default).app, host=args.host, port=args.port, log_level="warning")
 
 
