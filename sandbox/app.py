@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import logs, openapi, patching, resources, scenarios, tables
+from sandbox import logs, openapi, patching, protobuf, resources, scenarios, tables
 from sandbox.controller import Controller, seed_cluster
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import (
@@ -219,13 +219,12 @@ class SandboxServer:
 
     async def body(self, request: Request) -> Any:
         content_type = request.headers.get("content-type", "application/json").split(";")[0].strip()
-        if "protobuf" in content_type:
-            raise ApiError(
-                415,
-                "UnsupportedMediaType",
-                f"the sandbox API server only accepts JSON or YAML bodies, not {content_type}",
-            )
         raw = await request.body()
+        if "protobuf" in content_type:
+            try:
+                return protobuf.decode(raw)
+            except (protobuf.ProtobufError, UnicodeDecodeError, IndexError) as exc:
+                raise ApiError(415, "UnsupportedMediaType", str(exc)) from exc
         if not raw:
             return {}
         try:
