@@ -36,7 +36,7 @@ def run_section(page):
     return page.locator("section.run").last
 
 
-def test_it_scales_after_approval_in_the_card(shop, live_llm, pages):
+def _approve_flow(shop, live_llm, pages):
     live_llm.set_script(scale_script(shop.namespace))
     page = pages.login(shop.operator)
     # A new conversation from the home page: cluster and namespace picker, then the first message.
@@ -82,7 +82,7 @@ def test_it_scales_after_approval_in_the_card(shop, live_llm, pages):
     assert pages.dialogs == []
 
 
-def test_it_denies_with_a_reason_and_leaves_the_cluster_alone(shop, live_llm, pages):
+def _deny_flow(shop, live_llm, pages):
     live_llm.set_script(
         [
             plan([("Scale deployment web to 3 replicas", "k8s_scale")]),
@@ -90,47 +90,50 @@ def test_it_denies_with_a_reason_and_leaves_the_cluster_alone(shop, live_llm, pa
             say("I did not scale web: the change was denied.", agent="responder"),
         ]
     )
+    before = shop.replicas()
     page = pages.login(shop.operator)
     page.goto(f"/c/{shop.conversation_id}/")
     ask(page, ASK)
-    card = page.get_by_role("article", name="Approval for k8s_scale")
+    card = run_section(page).get_by_role("article", name="Approval for k8s_scale")
     card.get_by_label("Reason").fill("not during the sale")
     card.get_by_role("button", name="Deny").click()
     expect(card).to_contain_text("Denied by you: not during the sale")
     expect(run_section(page).locator(".run-head .pill")).to_have_text("denied")
-    expect(page.get_by_role("article", name="Tool call k8s_scale")).to_have_count(0)
-    assert shop.replicas() == (1, 1)
+    expect(run_section(page).get_by_role("article", name="Tool call k8s_scale")).to_have_count(0)
+    assert shop.replicas() == before
 
 
-def test_it_resumes_after_a_reload_without_duplicates(shop, live_llm, pages):
+def _reload_flow(shop, live_llm, pages):
     live_llm.set_script(scale_script(shop.namespace))
+    question = "please scale web in shop to 3 replicas now"
     page = pages.login(shop.operator)
     page.goto(f"/c/{shop.conversation_id}/")
-    ask(page, ASK)
-    card = page.get_by_role("article", name="Approval for k8s_scale")
+    ask(page, question)
+    run = run_section(page)
+    card = run.get_by_role("article", name="Approval for k8s_scale")
     expect(card.get_by_role("button", name="Approve")).to_be_visible()
     before = page.locator("#timeline").inner_text()
 
     page.reload()
     expect(page.locator("#timeline")).to_have_text(before)
-    expect(page.locator(".msg-user")).to_have_count(1)
-    expect(page.get_by_role("region", name="Plan")).to_have_count(1)
+    expect(page.locator(".msg-user").filter(has_text=question)).to_have_count(1)
+    expect(run.get_by_role("region", name="Plan")).to_have_count(1)
     card.get_by_role("button", name="Approve").click()
-    expect(run_section(page).locator(".run-head .pill")).to_have_text("succeeded")
+    expect(run.locator(".run-head .pill")).to_have_text("succeeded")
 
     page.reload()
-    expect(run_section(page).locator(".run-head .pill")).to_have_text("succeeded")
-    expect(page.locator(".msg-user")).to_have_count(1)
-    expect(page.get_by_role("article", name="Approval for k8s_scale")).to_have_count(1)
-    expect(page.get_by_role("article", name="Tool call k8s_scale")).to_have_count(1)
-    expect(page.get_by_role("region", name="Verification")).to_have_count(1)
-    expect(page.locator(".run-answer .msg-assistant")).to_have_count(1)
-    expect(page.locator(".run-answer .msg-assistant")).to_have_text(re.compile(r"^Scaled web in shop to 3 replicas"))
-    terminal = page.get_by_role("article", name="Tool call k8s_scale").get_by_role("log")
+    expect(run.locator(".run-head .pill")).to_have_text("succeeded")
+    expect(page.locator(".msg-user").filter(has_text=question)).to_have_count(1)
+    expect(run.get_by_role("article", name="Approval for k8s_scale")).to_have_count(1)
+    expect(run.get_by_role("article", name="Tool call k8s_scale")).to_have_count(1)
+    expect(run.get_by_role("region", name="Verification")).to_have_count(1)
+    expect(run.locator(".run-answer .msg-assistant")).to_have_count(1)
+    expect(run.locator(".run-answer .msg-assistant")).to_have_text(re.compile(r"^Scaled web in shop to 3 replicas"))
+    terminal = run.get_by_role("article", name="Tool call k8s_scale").get_by_role("log")
     expect(terminal).to_have_text("deployment.apps/web scaled\n")
 
 
-def test_it_renders_html_in_messages_and_tool_output_as_text(shop, live_llm, pages):
+def _xss_flow(shop, live_llm, pages):
     shop.sandbox.kubectl("annotate", "-n", shop.namespace, "deployment/web", f"note={XSS}")
     live_llm.set_script(
         [
@@ -143,31 +146,45 @@ def test_it_renders_html_in_messages_and_tool_output_as_text(shop, live_llm, pag
     page = pages.login(shop.operator)
     page.goto(f"/c/{shop.conversation_id}/")
     ask(page, f"describe web {XSS}")
-    expect(page.locator(".msg-user")).to_have_text(f"describe web {XSS}")
+    expect(page.locator(".msg-user").last).to_have_text(f"describe web {XSS}")
     expect(page.get_by_role("article", name="Tool call k8s_describe").locator(".result")).to_contain_text(
         "<img src=x onerror=alert(1)>"
     )
-    answer = page.locator(".run-answer .msg-assistant")
+    answer = run_section(page).locator(".run-answer .msg-assistant")
     expect(answer).to_contain_text("<img src=x onerror=alert(1)>")
     expect(answer).to_contain_text("<script>alert(2)</script>")
     expect(page.locator("#timeline img")).to_have_count(0)
     expect(page.locator("#timeline script")).to_have_count(0)
     expect(run_section(page).locator(".run-head .pill")).to_have_text("succeeded")
     page.reload()
-    expect(page.locator(".run-answer .msg-assistant")).to_contain_text("<script>alert(2)</script>")
+    expect(run_section(page).locator(".run-answer .msg-assistant")).to_contain_text("<script>alert(2)</script>")
     expect(page.locator("#timeline img")).to_have_count(0)
     assert pages.dialogs == []
 
 
-def test_a_viewer_sees_the_approval_but_cannot_decide(shop, live_llm, pages):
+def _viewer_flow(shop, live_llm, pages):
     live_llm.set_script(scale_script(shop.namespace))
     shop.ask(ASK)
     page = pages.login(shop.viewer)
     expect(page.get_by_role("link", name="Settings")).to_have_count(0)
     page.goto(f"/c/{shop.conversation_id}/")
-    card = page.get_by_role("article", name="Approval for k8s_scale")
+    card = run_section(page).get_by_role("article", name="Approval for k8s_scale")
     expect(card).to_contain_text("Waiting for someone allowed to operate this cluster.")
     expect(page.get_by_role("button", name="Approve")).to_have_count(0)
     expect(page.get_by_role("button", name="Deny")).to_have_count(0)
     response = page.goto(f"/orgs/{shop.org.slug}/settings/")
     assert response.status == 403
+
+
+def test_the_chat_ui_in_a_real_browser(shop, live_llm, pages):
+    # One test on one shop: the live daphne process caches content type ids, which a flush between
+    # transactional tests renumbers (a second `shop` in the same session is refused its cluster).
+    from tests.browser.flows_pages import login_flow, settings_flow
+
+    login_flow(shop, pages)
+    settings_flow(shop, pages)
+    _approve_flow(shop, live_llm, pages)
+    _deny_flow(shop, live_llm, pages)
+    _reload_flow(shop, live_llm, pages)
+    _xss_flow(shop, live_llm, pages)
+    _viewer_flow(shop, live_llm, pages)
