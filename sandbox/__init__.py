@@ -21,7 +21,12 @@ all in namespace `shop`: `crashloop` (deployment `payments`), `imagepull` (deplo
 (deployment `analytics`), `orphan-service` (service `legacy-api`), `demo` (`web`, `checkout`, their services,
 ConfigMap `shop-config`, Secret `shop-secrets`, plus `payments`).
 
-Not supported: protobuf request bodies (so imperative `kubectl create deployment|configmap|secret|namespace` and
-helm's default Secret storage fail with 415; use `kubectl apply` and `HELM_DRIVER=sql`), exec/attach/port-forward,
-the metrics API (`kubectl top`), and aggregated discovery (plain discovery documents are served instead).
+Protobuf request bodies (sent by imperative `kubectl create namespace|configmap|secret|deployment|job`, `kubectl
+run`, and helm's default Secret storage driver) are decoded for those kinds and their common fields only
+(`sandbox/protobuf.py`); other protobuf bodies get 415. Responses are always JSON.
+
+Not supported: exec/attach/port-forward (no streaming upgrades), the metrics API (`kubectl top`), aggregated
+discovery (plain discovery documents are served instead), `/openapi/v2` (so a `kind: List` document needs
+`--validate=false`; multi-document YAML works), admission webhooks, RBAC enforcement (every request is allowed),
+and pagination (`limit` is ignored; lists are returned whole).
 """

@@ -1,5 +1,6 @@
 """helm v3 (SQL storage driver) installs, upgrades, rolls back and uninstalls a chart on the sandbox."""
 
+import subprocess
 import textwrap
 
 import pytest
@@ -98,3 +99,20 @@ def test_it_renders_a_template_without_installing(sandbox_cluster, k8s_namespace
     assert "name: preview-tiny" in out.stdout
     assert "replicas: 5" in out.stdout
     assert sandbox_cluster.kubectl("get", "deploy", "-n", k8s_namespace, "-o", "name").stdout == ""
+
+
+def test_it_stores_releases_in_secrets_with_the_default_driver(sandbox_cluster, k8s_namespace, chart):
+    env = {k: v for k, v in sandbox_cluster.env.items() if not k.startswith("HELM_DRIVER")}
+    helm = [sandbox_cluster.env["PATH"].split(":")[0] + "/helm"]
+
+    install = subprocess.run(
+        [*helm, "install", "plain", chart, "-n", k8s_namespace], env=env, capture_output=True, text=True, check=False
+    )
+    listed = subprocess.run(
+        [*helm, "list", "-n", k8s_namespace, "--short"], env=env, capture_output=True, text=True, check=False
+    )
+
+    assert install.returncode == 0, install.stderr
+    assert listed.stdout.split() == ["plain"]
+    secrets = sandbox_cluster.kubectl("get", "secrets", "-n", k8s_namespace, "-l", "owner=helm", "-o", "name")
+    assert secrets.stdout.split() == ["secret/sh.helm.release.v1.plain.v1"]

@@ -1,5 +1,7 @@
 """kubectl logs for deployments and pods, generated and scripted (`sandbox.skyflo.dev/logs`)."""
 
+import subprocess
+
 from sandbox.tests.manifests import as_input, deployment
 
 
@@ -46,3 +48,24 @@ def test_it_refuses_logs_of_a_container_that_never_started(sandbox_cluster, k8s_
 
     assert out.returncode == 1
     assert "is waiting to start: trying and failing to pull image" in out.stderr
+
+
+def test_it_follows_logs_of_a_running_nginx_pod(sandbox_cluster, k8s_namespace):
+    sandbox_cluster.kubectl("apply", "-f", "-", input=as_input(deployment(k8s_namespace, "web", replicas=1)))
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
+    proc = subprocess.Popen(
+        ["kubectl", "logs", "-f", "deploy/web", "-n", k8s_namespace, "--tail=1"],
+        env=sandbox_cluster.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        first, second = proc.stdout.readline(), proc.stdout.readline()
+    finally:
+        proc.kill()
+        proc.wait()
+
+    assert '"GET /' in first
+    assert '"GET /' in second
+    assert first != second
