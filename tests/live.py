@@ -391,6 +391,15 @@ class Shop:
         deployment = self.sandbox.get_json("deployment", name, self.namespace)
         return deployment["spec"].get("replicas"), deployment.get("status", {}).get("readyReplicas", 0)
 
+    def replicas_settled(self, name: str = "web", within_s: float = 15) -> tuple[int, int]:
+        """`replicas()` once the sandbox's controller has caught up with the spec (or after `within_s`)."""
+        deadline = time.monotonic() + within_s
+        while True:
+            spec, ready = self.replicas(name)
+            if spec == ready or time.monotonic() > deadline:
+                return spec, ready
+            time.sleep(0.1)
+
 
 def deployment_yaml(name: str, *, replicas: int = 1, image: str = "nginx:1.27", annotations: dict | None = None) -> str:
     pod_meta = {"labels": {"app": name}, **({"annotations": annotations} if annotations else {})}

@@ -77,6 +77,7 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
                 handle.task = None
         if result is not None:
             status = _status_of(result)
+            await db(_replans_record, run, int(result.get("round") or 0))
             await _finish(run, status)
             if status == Run.Status.SUCCEEDED:
                 await _title_generate(run, ctx, result.get("answer") or "")
@@ -171,6 +172,10 @@ async def _title_generate(run: Run, ctx: DjangoRunContext, answer: str) -> None:
                 await db(_title_set, run, title)
     except Exception:
         logger.warning("run %s: title generation failed", run.id, exc_info=True)
+
+
+def _replans_record(run: Run, replans: int) -> None:
+    Run.objects.filter(pk=run.pk).update(replans=replans)
 
 
 def _needs_title(run: Run) -> bool:
