@@ -1,5 +1,6 @@
 """Decode the protobuf request bodies that kubectl's typed clients send (`kubectl create namespace|configmap|
-secret|deployment|job`, `kubectl run`), for the handful of kinds and fields those commands fill in.
+secret|deployment|job|service|serviceaccount|role|rolebinding|clusterrole|clusterrolebinding`, `kubectl run`,
+helm's Secret storage driver), for the kinds and fields those commands fill in.
 
 Only decoding is needed: the clients accept JSON responses. Fields outside these tables are skipped.
 """
@@ -87,6 +88,49 @@ SCHEMAS: dict[str, dict[int, tuple[str, str, bool]]] = {
         6: ("template", "PodTemplateSpec", False),
         7: ("backoffLimit", "int", False),
     },
+    "Service": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "ServiceSpec", False)},
+    "ServiceSpec": {
+        1: ("ports", "ServicePort", True),
+        2: ("selector", "map", False),
+        3: ("clusterIP", _S, False),
+        4: ("type", _S, False),
+        10: ("externalName", _S, False),
+    },
+    "ServicePort": {
+        1: ("name", _S, False),
+        2: ("protocol", _S, False),
+        3: ("port", "int", False),
+        4: ("targetPort", "IntOrString", False),
+        5: ("nodePort", "int", False),
+    },
+    "IntOrString": {1: ("type", "int", False), 2: ("intVal", "int", False), 3: ("strVal", _S, False)},
+    "ServiceAccount": {1: ("metadata", "ObjectMeta", False)},
+    "PolicyRule": {
+        1: ("verbs", _S, True),
+        2: ("apiGroups", _S, True),
+        3: ("resources", _S, True),
+        4: ("resourceNames", _S, True),
+        5: ("nonResourceURLs", _S, True),
+    },
+    "Role": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "ClusterRole": {1: ("metadata", "ObjectMeta", False), 2: ("rules", "PolicyRule", True)},
+    "Subject": {
+        1: ("kind", _S, False),
+        2: ("apiGroup", _S, False),
+        3: ("name", _S, False),
+        4: ("namespace", _S, False),
+    },
+    "RoleRef": {1: ("apiGroup", _S, False), 2: ("kind", _S, False), 3: ("name", _S, False)},
+    "RoleBinding": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("subjects", "Subject", True),
+        3: ("roleRef", "RoleRef", False),
+    },
+    "ClusterRoleBinding": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("subjects", "Subject", True),
+        3: ("roleRef", "RoleRef", False),
+    },
 }
 KEEP_ZERO = {"replicas"}
 
@@ -169,6 +213,8 @@ def decode_message(name: str, data: bytes) -> dict:
             out.setdefault(field, {})[key] = value
             continue
         value = decode_message(kind, raw) if kind in SCHEMAS else _scalar(kind, raw)
+        if kind == "IntOrString":
+            value = value.get("strVal", "") if value.get("type") == 1 else value.get("intVal", 0)
         if repeated:
             out.setdefault(field, []).append(value)
         else:
@@ -181,7 +227,7 @@ def _prune(value: Any, field: str = "") -> Any:
         pruned = {k: _prune(v, k) for k, v in value.items()}
         return {k: v for k, v in pruned.items() if not _empty(v, k)}
     if isinstance(value, list):
-        return [_prune(v) for v in value]
+        return [_prune(v, field) for v in value]
     return value
 
 

@@ -463,6 +463,9 @@ class Store:
         for port in spec.get("ports") or []:
             port.setdefault("protocol", "TCP")
             port.setdefault("targetPort", port.get("port"))
+            if spec["type"] in ("NodePort", "LoadBalancer") and not port.get("nodePort"):
+                port["nodePort"] = 30000 + self.next_cluster_ip % 2767
+                self.next_cluster_ip += 1
 
     def validate(self, rt: ResourceType, obj: dict, old: dict | None) -> None:
         name = obj["metadata"].get("name", "")

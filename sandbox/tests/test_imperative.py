@@ -52,3 +52,24 @@ def test_it_runs_a_pod_and_a_job(sandbox_cluster, k8s_namespace):
     assert pod["metadata"]["labels"] == {"team": "a"}
     assert pod["spec"]["containers"][0]["env"] == [{"name": "MODE", "value": "x"}]
     assert pod["status"]["phase"] == "Running"
+
+
+def test_it_creates_services_and_rbac_objects(sandbox_cluster, k8s_namespace):
+    ns = ["-n", k8s_namespace]
+    sandbox_cluster.kubectl("create", "service", "nodeport", "api", "--tcp=80:http", *ns)
+    sandbox_cluster.kubectl("create", "serviceaccount", "bot", *ns)
+    sandbox_cluster.kubectl("create", "role", "reader", "--verb=get,list", "--resource=pods", *ns)
+    sandbox_cluster.kubectl(
+        "create", "rolebinding", "reader-bot", "--role=reader", f"--serviceaccount={k8s_namespace}:bot", *ns
+    )
+
+    svc = sandbox_cluster.get_json("service", "api", k8s_namespace)
+    role = sandbox_cluster.get_json("role", "reader", k8s_namespace)
+    binding = sandbox_cluster.get_json("rolebinding", "reader-bot", k8s_namespace)
+
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["targetPort"] == "http"
+    assert 30000 <= svc["spec"]["ports"][0]["nodePort"] < 32768
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": k8s_namespace}]
+    assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "reader"}
