@@ -219,12 +219,13 @@ def user_register(
     later users need a valid invitation (they join its org with its role and teams) unless SIGNUP_ENABLED."""
     _registration_lock()
     email = _email_normalize(email)
-    if User.objects.filter(email=email).exists():
-        raise ValidationError({"email": "An account with this email exists."})
     first = not User.objects.exists()
     pending = _invitation_for_registration(invitation, email) if invitation else None
     if pending is None and not first and not settings.SIGNUP_ENABLED:
         raise PermissionDenied("Registration needs an invitation.")
+    # Only after the gate, so closed installs do not tell strangers which addresses have accounts.
+    if User.objects.filter(email=email).exists():
+        raise ValidationError({"email": "An account with this email exists."})
     user = User(email=email, full_name=full_name, is_staff=first, is_superuser=first)
     try:
         validate_password(password, user=user)

@@ -164,6 +164,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"OrgRoleEnum": "orgs.models.Role"},
 }
 
 # --- security --------------------------------------------------------------------------------------------

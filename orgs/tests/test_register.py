@@ -85,10 +85,12 @@ def test_it_refuses_an_unusable_invitation(db, problem):
     assert not User.objects.filter(email=email).exists()
 
 
-def test_it_refuses_a_weak_password_and_a_taken_email(db):
+def test_it_refuses_a_weak_password_and_a_taken_email(db, settings):
     assert _register(email="alice@acme.io", password="password").status_code == 400
     assert not User.objects.exists()
     assert _register(email="alice@acme.io").status_code == 201
+    assert _register(email="ALICE@acme.io").status_code == 403  # a closed install does not say who has an account
+    settings.SIGNUP_ENABLED = True
     response = _register(email="ALICE@acme.io")
     assert response.status_code == 400
     assert "email" in response.json()
