@@ -237,8 +237,26 @@ def user_register(
     if pending is not None:
         _invitation_consume(pending, user, ip)
     elif first:
-        org_create(actor=user, name=org_name or email.rsplit("@", 1)[1], ip=ip)
+        org = org_create(actor=user, name=org_name or email.rsplit("@", 1)[1], ip=ip)
+        _first_cluster_connect(actor=user, org=org, ip=ip)
     return user
+
+
+def _first_cluster_connect(*, actor: User, org: Organization, ip: str | None) -> None:
+    """Give the first organisation the tool server this install was started with (MCP_SERVER_URL), so a newcomer
+    can chat with a cluster right after signing up."""
+    if not settings.MCP_SERVER_URL:
+        return
+    cluster_create(
+        actor=actor,
+        org=org,
+        name="sandbox" if settings.SANDBOX_CLUSTER else "default",
+        mcp_server_url=settings.MCP_SERVER_URL,
+        mcp_server_token=settings.MCP_SERVER_TOKEN or "",
+        default_namespace="shop" if settings.SANDBOX_CLUSTER else "default",
+        is_sandbox=settings.SANDBOX_CLUSTER,
+        ip=ip,
+    )
 
 
 @transaction.atomic

@@ -94,3 +94,24 @@ def test_it_refuses_a_weak_password_and_a_taken_email(db, settings):
     response = _register(email="ALICE@acme.io")
     assert response.status_code == 400
     assert "email" in response.json()
+
+
+def test_it_connects_the_first_org_to_the_tool_server_the_install_started_with(db, settings):
+    settings.MCP_SERVER_URL = "http://127.0.0.1:8081/mcp"
+    settings.MCP_SERVER_TOKEN = "local-token"
+    settings.SANDBOX_CLUSTER = True
+    assert _register(email="alice@acme.io").status_code == 201
+    cluster = Organization.objects.get().clusters.get()
+    assert (cluster.name, cluster.mcp_server_url, cluster.default_namespace) == (
+        "sandbox",
+        settings.MCP_SERVER_URL,
+        "shop",
+    )
+    assert cluster.is_sandbox
+    assert cluster.mcp_server_token == "local-token"
+
+
+def test_it_gives_the_first_org_no_cluster_when_no_tool_server_is_configured(db, settings):
+    settings.MCP_SERVER_URL = None
+    assert _register(email="alice@acme.io").status_code == 201
+    assert not Organization.objects.get().clusters.exists()
