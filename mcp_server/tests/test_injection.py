@@ -6,10 +6,12 @@ from mcp_server.tests.conftest import text_of
 from mcp_server.tests.manifests import apply, deployment
 
 
-@pytest.fixture
-def web(sandbox_cluster, k8s_namespace):
-    apply(sandbox_cluster, k8s_namespace, deployment("web"))
-    return k8s_namespace
+@pytest.fixture(scope="module")
+def web(sandbox_cluster):
+    """Shared by the module: every test asserts the deployment is left exactly as created."""
+    namespace = sandbox_cluster.new_namespace("inject")
+    apply(sandbox_cluster, namespace, deployment("web"))
+    return namespace
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,9 @@ CANARY = "canary-9f3Kx-do-not-leak"
 CANARY_B64 = base64.b64encode(CANARY.encode()).decode()
 
 
-@pytest.fixture
-def canary_ns(sandbox_cluster, k8s_namespace):
+@pytest.fixture(scope="module")
+def canary_ns(sandbox_cluster):
+    k8s_namespace = sandbox_cluster.new_namespace("canary")
     apply(sandbox_cluster, k8s_namespace, secret("db", CANARY))
     pod = {
         "apiVersion": "v1",
