@@ -74,6 +74,9 @@ class Pages:
 
 @pytest.fixture
 def pages(browser, live_stack) -> Iterator[Pages]:
+    from orgs.services import login_failures_reset
+
+    login_failures_reset(email="", ip="127.0.0.1")  # failed sign-ins of earlier runs must not throttle this one
     made = Pages(browser, live_stack.url)
     yield made
     made.close()
