@@ -20,7 +20,8 @@ run.finished status). Resume values: {"decision": "approve" | "deny" | "expired"
 "reason": str}. `agents.errors.RunCancelled` propagates out of ainvoke on cancel,
 `agents.errors.LLMNotConfigured` (attr `.variable`) when the LLM is not configured.
 
-Nodes read it as `runtime.context`. Everything here is async and must be safe to call from the
+Close `llm` (`await llm.aclose()`) when the run is over. Nodes read it as `runtime.context`.
+Everything here is async and must be safe to call from the
 event loop that runs the graph.
 """
 
@@ -80,7 +81,11 @@ class RunContext(Protocol):
         """
 
     async def ledger_start(self, call_id: str, tool: str, args: dict, mutating: bool) -> None:
-        """Record that a call is about to run (before the tool server sees it)."""
+        """Record that a call is about to run (before the tool server sees it).
+
+        Only plan-step calls use the ledger (mutating ones always, after approval); the planner's
+        and verifier's read-only discovery calls do not. Call ids are "{run_id}:{round}:{step_id}:{n}".
+        """
 
     async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
         """Record the call's result (same shape as `ledger_get` returns)."""
