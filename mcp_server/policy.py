@@ -34,7 +34,21 @@ class ToolPolicy:
             if refusal:
                 text = f"refused by the tool server's policy: {refusal}. Nothing ran."
                 return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+            return self._redacted(await call_next(ctx))
         return await call_next(ctx)
+
+    def _redacted(self, result: HandlerResult) -> HandlerResult:
+        """Last line of defence: SDK-made messages (argument validation errors) are scrubbed too."""
+        redact = self.toolbox.redactor.redact_line
+        if isinstance(result, CallToolResult):
+            for block in result.content:
+                if isinstance(block, TextContent):
+                    block.text = redact(block.text)
+        elif isinstance(result, dict):
+            for block in result.get("content") or ():
+                if isinstance(block, dict) and isinstance(block.get("text"), str):
+                    block["text"] = redact(block["text"])
+        return result
 
     async def refusal(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
         """Why this call is not allowed, or None."""
