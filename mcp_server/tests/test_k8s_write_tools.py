@@ -1,5 +1,8 @@
 """Mutating Kubernetes tools, each checked in cluster state through kubectl."""
 
+import json
+import secrets
+
 import pytest
 
 from mcp_server.tests.conftest import call_ok
@@ -70,9 +73,25 @@ async def test_it_deletes(mcp, sandbox_cluster, web):
     assert "not found" in result.stderr
 
 
-async def test_it_cordons_and_uncordons_a_node(mcp, sandbox_cluster):
-    node = sandbox_cluster.kubectl("get", "nodes", "-o", "name").stdout.split()[0].split("/")[1]
-    await call_ok(mcp, "k8s_cordon", node=node)
-    assert sandbox_cluster.get_json("node", node, None)["spec"].get("unschedulable") is True
-    await call_ok(mcp, "k8s_uncordon", node=node)
-    assert not sandbox_cluster.get_json("node", node, None)["spec"].get("unschedulable")
+@pytest.fixture
+def spare_node(sandbox_cluster):
+    """A node of its own, so cordoning or draining it disturbs no other test's pods."""
+    name = f"spare-{secrets.token_hex(3)}"
+    sandbox_cluster.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+    )
+    yield name
+    sandbox_cluster.kubectl("delete", "node", name, check=False)
+
+
+async def test_it_cordons_and_uncordons_a_node(mcp, sandbox_cluster, spare_node):
+    await call_ok(mcp, "k8s_cordon", node=spare_node)
+    assert sandbox_cluster.get_json("node", spare_node)["spec"].get("unschedulable") is True
+    await call_ok(mcp, "k8s_uncordon", node=spare_node)
+    assert not sandbox_cluster.get_json("node", spare_node)["spec"].get("unschedulable")
+
+
+async def test_it_drains_a_node(mcp, sandbox_cluster, spare_node):
+    result = await call_ok(mcp, "k8s_drain", node=spare_node)
+    assert f"node/{spare_node} drained" in result.structured_content["output"]
+    assert sandbox_cluster.get_json("node", spare_node)["spec"].get("unschedulable") is True
