@@ -53,7 +53,7 @@ def settings_flow(shop, pages):
 
     page.get_by_role("link", name="Clusters").click()
     page.get_by_role("button", name="Test connection").first.click()
-    expect(page.get_by_role("status").filter(has_text="Connected")).to_contain_text("k8s_scale")
+    expect(page.get_by_role("status").filter(has_text="Connected")).to_contain_text("helm_get_manifest")
     screenshot(page, "settings-clusters")
     for name in ("settings-members", "settings-clusters"):
         narrow = pages.login(shop.owner, NARROW)
