@@ -76,7 +76,10 @@ async def test_it_diffs_a_patch_without_changing_anything(mcp, web, sandbox_clus
     diff = result.structured_content["output"].splitlines()
     assert any(line.startswith("-") and "replicas: 1" in line for line in diff), diff
     assert any(line.startswith("+") and "replicas: 5" in line for line in diff), diff
-    assert text_of(result).startswith(f"$ kubectl patch deployment web -n {web} --type=strategic")
+    first, second = text_of(result).splitlines()[:2]
+    assert first == f"$ kubectl get deployment web -n {web} -o json"
+    assert second.startswith(f"$ kubectl patch deployment web -n {web} --type=strategic")
+    assert second.endswith("--dry-run=server -o json")
     assert sandbox_cluster.get_json("deployment", "web", web)["spec"]["replicas"] == 1
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Annotated, Any
@@ -74,7 +75,7 @@ async def helm_get_values(
         return box.shape(result, is_error=True)
     values = box.redactor.redact_object(json.loads(result.output or "{}") or {}, helm_values=True)
     rendered = yaml.safe_dump(values, sort_keys=False) if values else "{}\n"
-    return box.shape(result.__class__(**{**result.__dict__, "output": box.redactor.redact(rendered)}), is_error=False)
+    return box.shape(dataclasses.replace(result, output=box.redactor.redact(rendered)), is_error=False)
 
 
 @tool(title="Get a Helm release's manifest", read_only=True)

@@ -217,10 +217,14 @@ async def _diff_patch(
     patched = await box.execute(None, [*argv, "--dry-run=server", "-o", "json"], stream=False)
     if patched.exit_code != 0:
         return box.shape(patched, is_error=True)
+    if live.truncated or patched.truncated:
+        raise UnsafeArgument(f"{kind}/{name} is larger than the output cap; preview the change with a manifest")
     diff = unified_diff(live.output, patched.output, f"{kind}/{name}")
-    structured = CommandOutput(command=patched.command, output=diff, exit_code=1 if diff else 0)
+    commands = f"{live.command}\n{patched.command}"
+    structured = CommandOutput(command=commands, output=diff, exit_code=1 if diff else 0)
+    shown = "".join(f"$ {line}\n" for line in commands.splitlines())
     return CallToolResult(
-        content=[TextContent(type="text", text=f"$ {patched.command}\n{diff or '(no changes)'}")],
+        content=[TextContent(type="text", text=f"{shown}{diff or '(no changes)'}")],
         structured_content=structured.model_dump(mode="json"),
     )
 
