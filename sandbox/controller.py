@@ -21,7 +21,8 @@ log = logging.getLogger("sandbox.controller")
 
 NODE_NAME = "sandbox-node"
 NODE_CPU = 4.0
-TICK_SECONDS = 0.15
+TICK_SECONDS = 0.1
+MAX_SETTLE_TICKS = 5  # ticks run back to back while they keep changing state
 START_DELAY = 0.15  # scheduled -> running
 JOB_RUN_SECONDS = 0.6
 CRASH_RESTART_SECONDS = 5.0
@@ -115,10 +116,15 @@ class Controller:
 
     async def run(self) -> None:
         while True:
-            try:
-                self.tick()
-            except Exception:  # a bug in one tick must not stop the cluster
-                log.exception("controller tick failed")
+            for _ in range(MAX_SETTLE_TICKS):
+                before = self.store.rv
+                try:
+                    self.tick()
+                except Exception:  # a bug in one tick must not stop the cluster
+                    log.exception("controller tick failed")
+                if self.store.rv == before:
+                    break
+                await asyncio.sleep(0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), TICK_SECONDS)
             self.wake.clear()
@@ -619,7 +625,8 @@ class Controller:
             )
             self._event(pod, "Failed", message, "kubelet", "Warning")
             self._event(pod, "Failed", "Error: ErrImagePull", "kubelet", "Warning")
-        if reason == "ImagePullBackOff":
+        before = ((pod.get("status") or {}).get("containerStatuses") or [{}])[0].get("state", {}).get("waiting", {})
+        if reason == "ImagePullBackOff" and before.get("reason") != reason:
             self._event(pod, "BackOff", f'Back-off pulling image "{image}"', "kubelet", "Normal")
             self._event(pod, "Failed", "Error: ImagePullBackOff", "kubelet", "Warning")
         self.store.set_status(PODS, pod, status)
