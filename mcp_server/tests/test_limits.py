@@ -42,14 +42,26 @@ async def test_it_times_out_a_hanging_rollout_and_kills_it(sandbox_cluster, stuc
 
 
 async def test_it_kills_the_process_when_the_call_is_cancelled(sandbox_cluster, stuck):
+    needle = f"deployment/stuck -n {stuck}"
+    running = []
+
+    async def on_progress(progress, total, message):
+        running.append(_processes_mentioning(needle))
+
     async with memory_session(sandbox_cluster.env) as session:
         with anyio.move_on_after(1.5):
-            await session.call_tool("k8s_rollout_status", {"kind": "deployment", "name": "stuck", "namespace": stuck})
-        assert _processes_mentioning(f"deployment/stuck -n {stuck}") != []
+            await session.call_tool(
+                "k8s_rollout_status",
+                {"kind": "deployment", "name": "stuck", "namespace": stuck},
+                progress_callback=on_progress,
+            )
+        assert running
+        assert running[0] != []
+        # the session stays open: only the request's cancellation can end the process
+        with anyio.fail_after(5):
+            while _processes_mentioning(needle):
+                await anyio.sleep(0.1)
         await call_ok(session, "k8s_get", kind="deployment", name="stuck", namespace=stuck)
-    with anyio.fail_after(5):
-        while _processes_mentioning(f"deployment/stuck -n {stuck}"):
-            await anyio.sleep(0.1)
 
 
 async def test_it_truncates_a_huge_output_with_a_marker(mcp, sandbox_cluster, k8s_namespace):
