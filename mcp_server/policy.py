@@ -14,8 +14,13 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from mcp_server.config import ServerConfig
+from mcp_server.safety import UnsafeArgument, refuse_flags_in_all
 from mcp_server.toolbox import Toolbox
 from mcp_server.tools import ToolSpec
+
+# Bodies that travel on stdin or as one `--patch=` element: data, never parsed as flags (a container's
+# `args: ["--token-file=…"]` in a manifest is legitimate).
+STDIN_BODIES = ("manifest", "patch", "values_yaml")
 
 
 class ToolPolicy:
@@ -52,6 +57,10 @@ class ToolPolicy:
 
     async def refusal(self, spec: ToolSpec, arguments: Mapping[str, Any]) -> str | None:
         """Why this call is not allowed, or None."""
+        try:
+            refuse_flags_in_all(arguments, skip=STDIN_BODIES)
+        except UnsafeArgument as exc:
+            return str(exc)
         if self.config.read_only and not spec.read_only:
             return f"{spec.name} changes the cluster and this server is read-only"
         allowed = self.config.allowed_namespaces
