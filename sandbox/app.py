@@ -114,6 +114,9 @@ class SandboxServer:
             Route("/sandbox/scenarios/{name}", self.seed_scenario, methods=["POST"]),
             Route("/api/{version}", self.core_resources),
             Route("/api/{version}/{rest:path}", self.core_dispatch, methods=methods),
+            Route(
+                f"/apis/{resources.REVIEW_GROUP}/{resources.REVIEW_VERSION}/{{plural}}", self.review, methods=["POST"]
+            ),
             Route("/apis/{group}", self.group_info),
             Route("/apis/{group}/{version}", self.group_resources),
             Route("/apis/{group}/{version}/{rest:path}", self.group_dispatch, methods=methods),
@@ -167,6 +170,22 @@ class SandboxServer:
             return error_response(exc)
         self.controller.poke()
         return json_response({"scenario": name, "namespace": namespace, "objects": created})
+
+    async def review(self, request: Request) -> Response:
+        kind = resources.REVIEWS.get(request.path_params["plural"])
+        if kind is None:
+            return error_response(not_served(request.url.path))
+        if kind == "SelfSubjectAccessReview":
+            status = {"allowed": True, "reason": "the sandbox cluster allows every request"}
+        else:
+            status = {
+                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
+                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
+                "incomplete": False,
+            }
+        api_version = f"{resources.REVIEW_GROUP}/{resources.REVIEW_VERSION}"
+        body = {"kind": kind, "apiVersion": api_version, "metadata": {}, "spec": {}, "status": status}
+        return json_response(body, 201)
 
     # ---- resources ---------------------------------------------------------------------------------------
     async def core_dispatch(self, request: Request) -> Response:
@@ -361,6 +380,11 @@ class SandboxServer:
         if container not in names:
             raise ApiError(400, "BadRequest", f"container {container} is not valid for pod {t.name}")
         lines = self.log_lines(pod, container)
+        if q.get("previous") == "true" and not self.restart_count(pod, container):
+            message = f'previous terminated container "{container}" in pod "{t.name}" not found'
+            raise ApiError(400, "BadRequest", message)
+        if q.get("timestamps") == "true":
+            lines = logs.with_timestamps(pod, lines)
         tail = q.get("tailLines")
         if tail is not None and tail.lstrip("-").isdigit():
             lines = lines[-int(tail) :] if int(tail) > 0 else []
@@ -368,6 +392,11 @@ class SandboxServer:
         if q.get("follow") != "true":
             return Response(text, media_type="text/plain")
         return StreamingResponse(self.follow_logs(pod, container, text), media_type="text/plain")
+
+    @staticmethod
+    def restart_count(pod: dict, container: str) -> int:
+        statuses = (pod.get("status") or {}).get("containerStatuses") or []
+        return next((c.get("restartCount", 0) for c in statuses if c.get("name") == container), 0)
 
     def log_lines(self, pod: dict, container: str) -> list[str]:
         status = pod.get("status") or {}

@@ -34,12 +34,25 @@ def access_line(pod: dict, container: str, n: int, when: datetime) -> str:
     return f'10.244.0.{seed % 200 + 2} - - [{stamp}] "GET {path} HTTP/1.1" {status} {seed % 4000 + 100} "-" "{agent}"'
 
 
-def generated_logs(pod: dict, container: str, image: str) -> list[str]:
-    started = pod["metadata"].get("creationTimestamp") or ""
+def _started(pod: dict) -> datetime:
     try:
-        base = datetime.strptime(started, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return datetime.strptime(pod["metadata"].get("creationTimestamp") or "", "%Y-%m-%dT%H:%M:%SZ").replace(
+            tzinfo=UTC
+        )
     except ValueError:
-        base = datetime.now(UTC)
+        return datetime.now(UTC)
+
+
+def with_timestamps(pod: dict, lines: list[str]) -> list[str]:
+    """`kubectl logs --timestamps`: RFC3339Nano prefixes, one second apart from the pod's start."""
+    base = _started(pod)
+    return [
+        f"{(base + timedelta(seconds=n)).strftime('%Y-%m-%dT%H:%M:%S.%f')}000Z {line}" for n, line in enumerate(lines)
+    ]
+
+
+def generated_logs(pod: dict, container: str, image: str) -> list[str]:
+    base = _started(pod)
     iso = base.strftime("%Y/%m/%d %H:%M:%S")
     if "nginx" in image:
         lines = [

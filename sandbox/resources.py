@@ -107,6 +107,13 @@ RESOURCE_TYPES: list[ResourceType] = [
     ),
 ]
 
+# Reviews are answered, never stored: the sandbox allows every request (`kubectl auth can-i` says yes).
+REVIEWS: dict[str, str] = {
+    "selfsubjectaccessreviews": "SelfSubjectAccessReview",
+    "selfsubjectrulesreviews": "SelfSubjectRulesReview",
+}
+REVIEW_GROUP, REVIEW_VERSION = "authorization.k8s.io", "v1"
+
 BY_PATH: dict[tuple[str, str, str], ResourceType] = {(r.group, r.version, r.plural): r for r in RESOURCE_TYPES}
 BY_KEY: dict[tuple[str, str], ResourceType] = {r.key: r for r in RESOURCE_TYPES}
 BY_KIND: dict[str, ResourceType] = {r.kind: r for r in RESOURCE_TYPES}
@@ -119,6 +126,7 @@ def group_versions() -> dict[str, list[str]]:
         versions = out.setdefault(r.group, [])
         if r.version not in versions:
             versions.append(r.version)
+    out[REVIEW_GROUP] = [REVIEW_VERSION]
     return out
 
 
@@ -154,6 +162,11 @@ def api_resource_list(group: str, version: str) -> dict | None:
             entry["categories"] = list(r.categories)
         resources.append(entry)
         resources.extend(_subresource_entry(r, sub) for sub in r.subresources)
+    if (group, version) == (REVIEW_GROUP, REVIEW_VERSION):
+        resources = [
+            {"name": plural, "singularName": kind.lower(), "namespaced": False, "kind": kind, "verbs": ["create"]}
+            for plural, kind in REVIEWS.items()
+        ]
     if not resources:
         return None
     gv = f"{group}/{version}" if group else version

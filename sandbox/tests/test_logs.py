@@ -69,3 +69,18 @@ def test_it_follows_logs_of_a_running_nginx_pod(sandbox_cluster, k8s_namespace):
     assert '"GET /' in first
     assert '"GET /' in second
     assert first != second
+
+
+def test_it_prefixes_timestamps_and_refuses_previous_logs_without_a_restart(sandbox_cluster, k8s_namespace):
+    sandbox_cluster.kubectl("apply", "-f", "-", input=as_input(deployment(k8s_namespace, "web", replicas=1)))
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
+
+    stamped = sandbox_cluster.kubectl("logs", "deploy/web", "-n", k8s_namespace, "--timestamps", "--tail=1")
+    previous = sandbox_cluster.kubectl("logs", "deploy/web", "-n", k8s_namespace, "--previous", check=False)
+
+    stamp, _, line = stamped.stdout.partition(" ")
+    assert stamp.endswith("Z")
+    assert stamp[:4].isdigit()
+    assert '"GET /' in line
+    assert previous.returncode == 1
+    assert 'previous terminated container "web"' in previous.stderr

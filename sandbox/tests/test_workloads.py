@@ -135,3 +135,11 @@ def test_it_serves_discovery_with_short_names(sandbox_cluster):
     assert rows["clusterroles"][1:] == ["rbac.authorization.k8s.io/v1", "false", "ClusterRole"]
     assert {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1", "autoscaling/v2"} <= set(versions)
     assert nodes[:2] == ["sandbox-node", "Ready"]
+
+
+def test_it_answers_auth_can_i_with_yes(sandbox_cluster):
+    single = sandbox_cluster.kubectl("auth", "can-i", "delete", "deployments", "-n", "default")
+    listing = sandbox_cluster.kubectl("auth", "can-i", "--list").stdout.splitlines()
+
+    assert single.stdout.strip() == "yes"
+    assert listing[1].split() == ["*.*", "[]", "[]", "[*]"]
