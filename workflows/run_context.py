@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -162,7 +162,7 @@ def ledger_get(*, run_id, call_id: str) -> dict | None:
 
 def ledger_start(*, run_id, call_id: str, tool: str, args: dict, mutating: bool) -> None:
     # A second start of the same call id keeps the first row; callers consult ledger_get first.
-    with contextlib.suppress(IntegrityError):
+    with contextlib.suppress(IntegrityError), transaction.atomic():
         ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=args, mutating=mutating)
 
 

@@ -118,11 +118,10 @@ def run_cancel(*, user: User, run: Run) -> Run:
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.is_finished:
         raise Conflict(f"The run already finished ({run.status}).")
-    if run.status == Run.Status.RUNNING:
-        run.cancel_requested = True
-        run.save(update_fields=["cancel_requested"])
-        return run
     run.cancel_requested = True
+    run.save(update_fields=["cancel_requested"])
+    if run.status == Run.Status.RUNNING:
+        return run  # its worker sees the flag within CANCEL_POLL_S and stops the LLM stream and the command
     Approval.objects.filter(run=run, decision=Approval.Decision.PENDING).update(
         decision=Approval.Decision.EXPIRED, reason="the run was cancelled", decided_at=timezone.now()
     )
