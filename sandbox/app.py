@@ -38,6 +38,7 @@ VERSION = {
     "compiler": "gc",
     "platform": "linux/amd64",
 }
+STREAMING_SUBRESOURCES = ("exec", "attach", "portforward")
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -76,6 +77,11 @@ def parse_target(group: str, version: str, parts: list[str]) -> Target:
         raise not_served("/".join(parts))
     name = parts[1] if len(parts) > 1 else None
     sub = parts[2] if len(parts) > 2 else None
+    if rt.plural == "pods" and sub in STREAMING_SUBRESOURCES:
+        message = (
+            f"the sandbox cluster has no container runtime: pods/{sub} (exec, attach, port-forward) is not supported"
+        )
+        raise ApiError(400, "BadRequest", message)
     if sub is not None and sub not in rt.subresources and not (rt.plural == "namespaces" and sub == "finalize"):
         raise not_served(sub)
     if rt.namespaced and namespace is None and name is not None:

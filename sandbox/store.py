@@ -431,6 +431,9 @@ class Store:
             obj.setdefault("spec", {"finalizers": ["kubernetes"]})
             obj["status"] = {"phase": "Active"}
             obj["metadata"].setdefault("labels", {})["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
+        elif rt.plural == "persistentvolumeclaims" and isinstance(spec, dict):
+            spec.setdefault("storageClassName", "standard")
+            spec.setdefault("volumeMode", "Filesystem")
         elif rt.plural == "jobs" and isinstance(spec, dict):
             self._default_job(obj, spec)
         elif rt.plural == "secrets":

@@ -66,3 +66,13 @@ def test_it_rejects_a_selector_that_does_not_match_the_template(sandbox_cluster,
 
     assert out.returncode == 1
     assert "`selector` does not match template `labels`" in out.stderr
+
+
+def test_it_explains_that_exec_is_not_supported(sandbox_cluster, k8s_namespace):
+    sandbox_cluster.kubectl("apply", "-f", "-", input=as_input(deployment(k8s_namespace, "web", replicas=1)))
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
+
+    out = sandbox_cluster.kubectl("exec", "deploy/web", "-n", k8s_namespace, "--", "ls", check=False)
+
+    assert out.returncode == 1
+    assert "the sandbox cluster has no container runtime: pods/exec" in out.stderr
