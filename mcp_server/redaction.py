@@ -17,6 +17,8 @@ from typing import Any
 import yaml
 
 MASK = "***REDACTED***"
+# Shorter remembered values ("admin", "default") would mask ordinary words in every output.
+MIN_REMEMBERED = 8
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SENSITIVE_KEY = re.compile(
     r"(?i)(pass(word|wd|phrase)?$|pwd$|secret|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|"
@@ -53,7 +55,7 @@ class Redactor:
         self._lock = threading.Lock()
 
     def remember(self, value: str) -> None:
-        if len(value) >= 4:
+        if len(value) >= MIN_REMEMBERED:
             with self._lock:
                 self._known.add(value)
 
