@@ -46,8 +46,9 @@ async def test_it_reads_logs_of_a_workload(mcp, web):
 
 
 async def test_it_lists_events(mcp, web):
-    result = await call_ok(mcp, "k8s_events", namespace=web)
-    assert result.structured_content["command"] == f"kubectl events -n {web}"
+    result = await call_ok(mcp, "k8s_events", namespace=web, for_object="deployment/web")
+    assert result.structured_content["command"] == f"kubectl events -n {web} --for=deployment/web"
+    assert "ScalingReplicaSet" in result.structured_content["output"]
 
 
 async def test_it_lists_api_resources(mcp, sandbox_cluster):
