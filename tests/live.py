@@ -87,9 +87,9 @@ class Proc:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(timeout=10)
 
-    def stop(self) -> None:
+    def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.alive():
-            os.killpg(self.popen.pid, signal.SIGTERM)
+            os.killpg(self.popen.pid, sig)
             try:
                 self.popen.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -150,7 +150,9 @@ class LiveStack:
         self.worker.kill9()
 
     def stop(self) -> None:
-        for proc in [*self.workers, self.beat, self.web]:
+        for proc in self.workers:
+            proc.stop(signal.SIGQUIT)  # cold shutdown: runs still held are recovered like after a crash
+        for proc in (self.beat, self.web):
             if proc is not None:
                 proc.stop()
 
@@ -417,6 +419,14 @@ def deployment_yaml(name: str, *, replicas: int = 1, image: str = "nginx:1.27", 
 
 
 def shop_make(stack: LiveStack, toolserver, sandbox_cluster, *, four_eyes: bool = False) -> Shop:
+    from django.test import override_settings
+
+    # Nobody here signs in with a password (bearer tokens): a fast hasher keeps set-up quick.
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        return _shop_make(stack, toolserver, sandbox_cluster, four_eyes=four_eyes)
+
+
+def _shop_make(stack: LiveStack, toolserver, sandbox_cluster, *, four_eyes: bool) -> Shop:
     from orgs.models import Role
     from tests.accounts import make_cluster, make_member, make_org
 

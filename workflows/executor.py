@@ -24,6 +24,7 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.3
+HOUSEKEEPING_S = 30.0
 DB_THREADS = 16
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -59,10 +60,16 @@ class RunHandle:
 
 
 class RunLoop:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
+    """Runs of this process. With `loop` given (embedded mode: the web server's own loop, so that the in-memory
+    channel layer is only touched from its loop) no thread is started."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
         self.handles: dict[str, RunHandle] = {}
         self._watcher: asyncio.Task | None = None
+        if loop is not None:
+            self.loop = loop
+            return
+        self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="skyflo-run-loop", daemon=True)
         self._thread.start()
 
@@ -123,5 +130,29 @@ def run_loop() -> RunLoop:
     global _run_loop
     with _lock:
         if _run_loop is None:
-            _run_loop = RunLoop()
+            _run_loop = RunLoop(_web_server_loop() if settings.RUNS_IN_PROCESS else None)
+            if settings.RUNS_IN_PROCESS:
+                _run_loop.submit(_housekeeping())
         return _run_loop
+
+
+def _web_server_loop() -> asyncio.AbstractEventLoop | None:
+    """The ASGI server's loop when called from a sync view under it (asgiref records it per thread)."""
+    from asgiref.sync import SyncToAsync
+
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    same_process = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
+    return loop if loop is not None and same_process and loop.is_running() else None
+
+
+async def _housekeeping() -> None:
+    """Embedded mode has no beat: expire approvals and recover stalled runs from here."""
+    from workflows import services
+
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_S)
+        for job in (services.approvals_expire, services.runs_recover):
+            try:
+                await db(job)
+            except Exception:
+                logger.exception("embedded housekeeping: %s failed", job.__name__)

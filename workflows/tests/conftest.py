@@ -34,6 +34,11 @@ class Room:
         return Approval.objects.create(run=run, **{**defaults, **fields})
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def room(trio) -> Room:
     """A conversation of the operator on a cluster; the viewer and a second operator may see it and ask."""

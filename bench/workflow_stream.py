@@ -1,0 +1,266 @@
+"""Workflow streaming benchmark: scripted LLM -> Celery worker (engine, DeltaStream) -> PostgreSQL -> Redis ->
+daphne -> WebSocket clients, with real processes. Not part of the test suite.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/skyflo_wf_bench REDIS_URL=redis://127.0.0.1:6379/4 \\
+        .venv/bin/python bench/workflow_stream.py --runs 1 10 50 --tokens 200 --rate 100
+
+For each N: N users' conversations, one WebSocket each, N messages posted at once. The scripted LLM answers the
+planner with "no tool needed" and streams the responder's answer: `--tokens` tokens at `--rate` tokens/s per run,
+every token stamped with its send time ("w7@<epoch s>"). Per token: receive time at the WebSocket client minus the
+LLM's send time (p50/p99/max), tokens lost (expected minus received), POST -> first token, CPU seconds per process.
+Then: engine overhead per step (runs of K one-call read-only steps with an instant LLM, minus a no-step run) and
+per tool call (tool.call -> tool.result), and cancel latency (POST cancel mid-stream -> run.finished received).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
+os.environ.setdefault("DJANGO_DEBUG", "1")
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skyflo_wf_bench")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
+
+
+def database_ensure() -> None:
+    import psycopg
+
+    url = os.environ["DATABASE_URL"]
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def ts_epoch(ts: str) -> float:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+class World:
+    """Users, org, cluster and conversations for the runs (set-up rows written directly)."""
+
+    def __init__(self, toolserver, n: int):
+        from guardian.shortcuts import assign_perm
+
+        from chats.models import Conversation
+        from orgs.models import Role
+        from tests.accounts import make_cluster, make_member, make_org
+
+        org = make_org()
+        self.cluster = make_cluster(org, url=toolserver.url, token=toolserver.token, default_namespace="default")
+        self.users, self.conversations = [], []
+        for _ in range(n):
+            user = make_member(org, Role.OPERATOR)
+            assign_perm("orgs.use_cluster", user, self.cluster)
+            conversation = Conversation.objects.create(org=org, cluster=self.cluster, owner=user)
+            self.users.append(user)
+            self.conversations.append(str(conversation.id))
+
+
+async def one_run(stack, user, conversation_id: str, out: dict, *, cancel_after_first: bool = False) -> None:
+    import httpx
+    import websockets
+
+    from tests.live import access_token
+
+    token = access_token(user)
+    uri = f"{stack.ws_url}/ws/conversations/{conversation_id}/"
+    async with (
+        websockets.connect(
+            uri, subprotocols=["skyflo.v1", f"bearer.{token}"], additional_headers={"Origin": stack.url}
+        ) as ws,
+        httpx.AsyncClient(base_url=f"{stack.url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as c,
+    ):
+        posted_at = time.time()
+        response = await c.post(f"/conversations/{conversation_id}/messages/", json={"content": "tell me"})
+        response.raise_for_status()
+        run_id = response.json()["run"]["id"]
+        out.update(run=run_id, posted=posted_at, latencies=[], tokens=set(), events=[])
+        while True:
+            frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=120))
+            received = time.time()
+            out["events"].append((frame["type"], frame["ts"], received, frame["data"]))
+            if frame["type"] == "message.delta" and frame["data"]["agent"] == "responder":
+                out.setdefault("first_token", received)
+                for piece in frame["data"]["text"].split():
+                    word, _, sent = piece.partition("@")
+                    if sent:
+                        out["tokens"].add(word)
+                        out["latencies"].append((received - float(sent)) * 1000)
+                if cancel_after_first and "cancel_at" not in out:
+                    out["cancel_at"] = time.time()
+                    (await c.post(f"/runs/{run_id}/cancel/")).raise_for_status()
+            if frame["type"] == "run.finished":
+                out["finished"] = received
+                out["status"] = frame["data"]["status"]
+                return
+
+
+def script(llm, turns: list[dict], rate: float, stamp: bool) -> None:
+    import httpx
+
+    body = {"turns": turns, "tokens_per_second": rate, "stamp": stamp}
+    httpx.post(f"{llm.origin}/s/{llm.script_id}/_script", json=body, timeout=10).raise_for_status()
+
+
+def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
+    from tests.scripted_llm import plan, say
+
+    text = " ".join(f"w{i}" for i in range(tokens))
+    script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], rate, True)
+    world = World(toolserver, n)
+    pids = {"daphne": stack.web.pid, "worker": stack.worker.pid, "bench": os.getpid()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    wall = time.monotonic()
+    results = [{} for _ in range(n)]
+
+    async def all_runs():
+        await asyncio.gather(
+            *(one_run(stack, u, c, r) for u, c, r in zip(world.users, world.conversations, results, strict=True))
+        )
+
+    asyncio.run(all_runs())
+    wall = time.monotonic() - wall
+    cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
+    latencies = [ms for r in results for ms in r["latencies"]]
+    lost = sum(tokens - len(r["tokens"]) for r in results)
+    first = [(r["first_token"] - r["posted"]) * 1000 for r in results if "first_token" in r]
+    return {
+        "runs": n,
+        "statuses": sorted({r["status"] for r in results}),
+        "tokens_expected": tokens * n,
+        "tokens_lost": lost,
+        "latency_ms_p50": round(pct(latencies, 0.5), 1),
+        "latency_ms_p99": round(pct(latencies, 0.99), 1),
+        "latency_ms_max": round(max(latencies), 1) if latencies else None,
+        "post_to_first_token_ms_p50": round(pct(first, 0.5), 1),
+        "post_to_first_token_ms_max": round(max(first), 1) if first else None,
+        "wall_s": round(wall, 2),
+        "cpu_s": cpu,
+    }
+
+
+def overhead(stack, toolserver, llm, steps: int = 5, repeats: int = 3) -> dict:
+    from tests.scripted_llm import call, plan, say, verdict
+
+    def run_once(with_steps: int) -> tuple[float, list[float]]:
+        turns = [plan([(f"look {i}", "k8s_get") for i in range(with_steps)])]
+        turns += [call("k8s_get", {"kind": "namespace", "name": "default"}) for _ in range(with_steps)]
+        if with_steps:
+            turns.append(verdict(True, "ok"))
+        turns.append(say("done", agent="responder"))
+        script(llm, turns, 0, False)
+        world = World(toolserver, 1)
+        out: dict = {}
+        asyncio.run(one_run(stack, world.users[0], world.conversations[0], out))
+        events = out["events"]
+        started = next(ts_epoch(ts) for t, ts, _, _ in events if t == "run.started")
+        finished = next(ts_epoch(ts) for t, ts, _, _ in events if t == "run.finished")
+        calls = {d["call_id"]: ts_epoch(ts) for t, ts, _, d in events if t == "tool.call"}
+        tool_ms = [(ts_epoch(ts) - calls[d["call_id"]]) * 1000 for t, ts, _, d in events if t == "tool.result"]
+        return (finished - started) * 1000, tool_ms
+
+    base = statistics.median(run_once(0)[0] for _ in range(repeats))
+    with_steps, tool_ms = [], []
+    for _ in range(repeats):
+        total, tools = run_once(steps)
+        with_steps.append(total)
+        tool_ms += tools
+    # A step here = one executor LLM turn (instant) + one k8s_get through MCP + the step's events; the verifier
+    # turn (instant) is spread over the steps.
+    return {
+        "run_without_steps_ms": round(base, 1),
+        "per_step_ms": round((statistics.median(with_steps) - base) / steps, 1),
+        "tool_call_to_result_ms_p50": round(pct(tool_ms, 0.5), 1),
+        "tool_call_to_result_ms_p99": round(pct(tool_ms, 0.99), 1),
+    }
+
+
+def cancel_latency(stack, toolserver, llm, repeats: int = 5) -> dict:
+    from tests.scripted_llm import plan, say
+
+    text = " ".join(f"w{i}" for i in range(2000))
+    script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], 100, True)
+    world = World(toolserver, repeats)
+    latencies = []
+    for user, conversation in zip(world.users, world.conversations, strict=True):
+        out: dict = {}
+        asyncio.run(one_run(stack, user, conversation, out, cancel_after_first=True))
+        assert out["status"] == "cancelled", out["status"]
+        latencies.append((out["finished"] - out["cancel_at"]) * 1000)
+    return {"cancel_to_finished_ms_p50": round(pct(latencies, 0.5), 1), "max_ms": round(max(latencies), 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--tokens", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--skip-overhead", action="store_true")
+    args = parser.parse_args()
+
+    database_ensure()
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # set-up speed only
+
+    call_command("migrate", verbosity=0)
+    from mcp_server.testing import run_toolserver
+    from sandbox.testing import run_sandbox
+    from tests.live import _stack_env, stack_start
+    from tests.llm import ScriptedLLMHandle
+    from tests.scripted_llm import ServerThread
+
+    llm_server = ServerThread().start()
+    llm = ScriptedLLMHandle(llm_server.url, "bench")
+    redis_db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
+    env = _stack_env(
+        llm.base_url, redis_db, {"SKYFLO_MAX_CONCURRENT_RUNS_PER_USER": "100", "SKYFLO_LOG_LEVEL": "WARNING"}
+    )
+    report: dict = {"streaming": []}
+    with run_sandbox() as sandbox, run_toolserver(sandbox.env) as toolserver:
+        stack = stack_start(env, beat=False)
+        try:
+            for n in args.runs:
+                result = streaming(stack, toolserver, llm, n, args.tokens, args.rate)
+                report["streaming"].append(result)
+                print(json.dumps(result), flush=True)
+            if not args.skip_overhead:
+                report["overhead"] = overhead(stack, toolserver, llm)
+                print(json.dumps(report["overhead"]), flush=True)
+                report["cancel"] = cancel_latency(stack, toolserver, llm)
+                print(json.dumps(report["cancel"]), flush=True)
+        finally:
+            stack.stop()
+            llm_server.stop()
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
