@@ -38,7 +38,7 @@ class ToolPolicy:
             refusal = spec and isinstance(arguments, Mapping) and await self.refusal(spec, arguments)
             if refusal:
                 text = f"refused by the tool server's policy: {refusal}. Nothing ran."
-                return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)
+                return self._redacted(CallToolResult(content=[TextContent(type="text", text=text)], is_error=True))
             return self._redacted(await call_next(ctx))
         return await call_next(ctx)
 

@@ -41,6 +41,8 @@ def build_server(config: ServerConfig) -> MCPServer[Toolbox]:
     for fn in all_tools():
         spec = spec_of(fn)
         specs[spec.name] = spec
+        if config.read_only and not spec.read_only:
+            continue  # hidden from tools/list; a direct call is still refused by ToolPolicy
         server.add_tool(
             fn,
             name=spec.name,

@@ -19,11 +19,14 @@ def _replicas(cluster, namespace):
 async def test_it_refuses_every_mutating_tool_in_read_only_mode_over_http(toolserver_factory, sandbox_cluster, web):
     server = toolserver_factory(read_only=True)
     async with http_session(server) as session:
+        listed = {tool.name for tool in (await session.list_tools()).tools}
         refused = await session.call_tool(
             "k8s_scale", {"kind": "deployment", "name": "web", "replicas": 4, "namespace": web}
         )
         deleted = await session.call_tool("k8s_delete", {"kind": "deployment", "name": "web", "namespace": web})
         read = await call_ok(session, "k8s_get", kind="deployment", name="web", namespace=web)
+    assert "k8s_scale" not in listed
+    assert "k8s_get" in listed
     assert refused.is_error
     assert "read-only" in text_of(refused)
     assert deleted.is_error
