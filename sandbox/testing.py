@@ -134,8 +134,19 @@ def _create_database(database_url: str) -> tuple[str, str]:
     name = f"sandbox_helm_{os.getpid()}_{secrets.token_hex(4)}"
     admin = _server_url(database_url, "postgres")
     with psycopg.connect(admin, autocommit=True) as conn:
+        _drop_orphans(conn)
         conn.execute(f'CREATE DATABASE "{name}"')
     return admin, name
+
+
+def _drop_orphans(conn) -> None:
+    """Drop helm databases left behind by killed sessions (their pid no longer runs on this host)."""
+    rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'sandbox_helm_%'").fetchall()
+    for (name,) in rows:
+        pid = name.split("_")[2]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(Exception):
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _drop_database(admin_url: str, name: str) -> None:
