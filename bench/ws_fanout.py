@@ -108,14 +108,11 @@ def _parse_ts(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-_CONNECTING = asyncio.Semaphore(8)  # a browser fleet does not open 50 sockets in the same millisecond
-
-
-async def _client(url: str, token: str, ready: asyncio.Event, ready_count: list, n: int, results: dict, cid: str):
+async def _client(url, token, ready, ready_count, n, results, cid, connecting):
     from websockets.asyncio.client import connect
 
     frames = []
-    async with _CONNECTING:
+    async with connecting:
         ws = await connect(
             url, subprotocols=["skyflo.v1", f"bearer.{token}"], origin="http://127.0.0.1", compression=None
         )
@@ -134,10 +131,11 @@ async def _client(url: str, token: str, ready: asyncio.Event, ready_count: list,
 
 async def _measure(port, token, conversations, env, tokens, rate, per_producer) -> dict:
     ready, ready_count, results = asyncio.Event(), [], {}
+    connecting = asyncio.Semaphore(8)  # a browser fleet does not open 50 sockets in the same millisecond
     clients = [
         asyncio.create_task(
             _client(f"ws://127.0.0.1:{port}/ws/conversations/{cid}/", token, ready, ready_count, len(conversations),
-                    results, cid)
+                    results, cid, connecting)
         )
         for cid in conversations
     ]  # fmt: skip
