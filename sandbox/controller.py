@@ -108,6 +108,7 @@ class Controller:
         self.store = store
         self.started: dict[str, float] = {}  # pod uid -> monotonic time the kubelet started it
         self.managed_endpoints: set[tuple[str, str]] = set()
+        self.rollout_started: dict[str, float] = {}  # new ReplicaSet uid -> when its rollout began
         self.wake = asyncio.Event()
 
     def poke(self) -> None:
@@ -295,9 +296,14 @@ class Controller:
         else:
             message = "Deployment does not have minimum availability."
             avail = _condition("Available", "False", "MinimumReplicasUnavailable", message, previous)
+        progressing_since = self.rollout_started.setdefault(new_rs["metadata"]["uid"], time.monotonic())
+        deadline = float(spec.get("progressDeadlineSeconds", 600))
         if complete:
             message = f'ReplicaSet "{rs_name}" has successfully progressed.'
             progressing = _condition("Progressing", "True", "NewReplicaSetAvailable", message, previous)
+        elif time.monotonic() - progressing_since > deadline:
+            message = f'ReplicaSet "{rs_name}" has timed out progressing.'
+            progressing = _condition("Progressing", "False", "ProgressDeadlineExceeded", message, previous)
         else:
             progressing = _condition(
                 "Progressing", "True", "ReplicaSetUpdated", f'ReplicaSet "{rs_name}" is progressing.', previous
@@ -471,12 +477,14 @@ class Controller:
     def _schedule(self, pod: dict) -> None:
         node = self.store.find(NODES, "", NODE_NAME)
         requested = sum(self._pod_cpu(p) for p in self.store.items(PODS) if (p.get("spec") or {}).get("nodeName"))
-        if node is None or self._pod_cpu(pod) + requested > NODE_CPU:
+        cordoned = node is not None and (node.get("spec") or {}).get("unschedulable")
+        if node is None or cordoned or self._pod_cpu(pod) + requested > NODE_CPU:
             status = copy.deepcopy(pod.get("status") or {})
             if status.get("conditions"):
                 return
+            reason = "1 node(s) were unschedulable" if cordoned else "1 Insufficient cpu"
             message = (
-                "0/1 nodes are available: 1 Insufficient cpu. preemption: 0/1 nodes are available: "
+                f"0/1 nodes are available: {reason}. preemption: 0/1 nodes are available: "
                 "1 No preemption victims found for incoming pod."
             )
             status.update(phase="Pending", conditions=[_condition("PodScheduled", "False", "Unschedulable", message)])

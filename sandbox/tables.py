@@ -185,13 +185,22 @@ def _event_row(e: dict) -> list:
 def _node_row(n: dict) -> list:
     conditions = {c["type"]: c["status"] for c in (n.get("status") or {}).get("conditions") or []}
     roles = [k.split("/", 1)[1] for k in n["metadata"].get("labels", {}) if k.startswith("node-role.kubernetes.io/")]
-    version = ((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+    info = (n.get("status") or {}).get("nodeInfo") or {}
+    addresses = {a["type"]: a["address"] for a in (n.get("status") or {}).get("addresses") or []}
+    ready = "Ready" if conditions.get("Ready") == "True" else "NotReady"
+    if (n.get("spec") or {}).get("unschedulable"):
+        ready += ",SchedulingDisabled"
     return [
         n["metadata"]["name"],
-        "Ready" if conditions.get("Ready") == "True" else "NotReady",
+        ready,
         ",".join(roles) or "<none>",
         _age(n),
-        version,
+        info.get("kubeletVersion", ""),
+        addresses.get("InternalIP", "<none>"),
+        addresses.get("ExternalIP", "<none>"),
+        info.get("osImage", ""),
+        info.get("kernelVersion", ""),
+        info.get("containerRuntimeVersion", ""),
     ]
 
 
@@ -310,7 +319,21 @@ COLUMNS: dict[str, tuple[list[dict], Callable[[dict], list]]] = {
     ),
     "endpoints": ([_NAME, _col("Endpoints"), _col("Age")], _endpoints_row),
     "events": ([_col("Last Seen"), _col("Type"), _col("Reason"), _col("Object"), _col("Message")], _event_row),
-    "nodes": ([_NAME, _col("Status"), _col("Roles"), _col("Age"), _col("Version")], _node_row),
+    "nodes": (
+        [
+            _NAME,
+            _col("Status"),
+            _col("Roles"),
+            _col("Age"),
+            _col("Version"),
+            _col("Internal-IP", priority=1),
+            _col("External-IP", priority=1),
+            _col("OS-Image", priority=1),
+            _col("Kernel-Version", priority=1),
+            _col("Container-Runtime", priority=1),
+        ],
+        _node_row,
+    ),
     "namespaces": (
         [_NAME, _col("Status"), _col("Age")],
         lambda n: [n["metadata"]["name"], (n.get("status") or {}).get("phase", "Active"), _age(n)],

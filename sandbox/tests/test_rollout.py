@@ -95,17 +95,27 @@ def test_it_waits_for_the_available_condition(sandbox_cluster, k8s_namespace):
     assert live["status"]["observedGeneration"] == live["metadata"]["generation"]
 
 
-def test_it_never_completes_a_rollout_whose_image_cannot_be_pulled(sandbox_cluster, k8s_namespace):
+def test_it_reports_a_progress_deadline_for_an_image_that_cannot_be_pulled(sandbox_cluster, k8s_namespace):
     _deploy(sandbox_cluster, k8s_namespace)
+    sandbox_cluster.kubectl(
+        "patch",
+        "deployment",
+        "web",
+        "-n",
+        k8s_namespace,
+        "--type=merge",
+        "-p",
+        '{"spec":{"progressDeadlineSeconds":1}}',
+    )
 
     sandbox_cluster.kubectl("set", "image", "deployment/web", "web=nginx:doesnotexist", "-n", k8s_namespace)
     status = sandbox_cluster.kubectl(
-        "rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=2s", check=False
+        "rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=20s", check=False
     )
 
     assert status.returncode == 1
-    assert "timed out waiting for the condition" in status.stderr
-    ready = sandbox_cluster.kubectl(
-        "get", "deploy", "web", "-n", k8s_namespace, "-o", "jsonpath={.status.readyReplicas}"
-    )
-    assert ready.stdout == "2"
+    assert 'deployment "web" exceeded its progress deadline' in status.stderr
+    live = sandbox_cluster.get_json("deployment", "web", k8s_namespace)
+    assert live["status"]["readyReplicas"] == 2
+    progressing = next(c for c in live["status"]["conditions"] if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
