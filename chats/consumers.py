@@ -37,6 +37,11 @@ def _may_view(user, conversation_id) -> bool:
 
 
 @database_sync_to_async
+def _session_alive(session) -> bool:
+    return session.session_key is not None and session.exists(session.session_key)
+
+
+@database_sync_to_async
 def _events(conversation_id, after, upto=None):
     events = selectors.conversation_events_between(
         conversation_id=conversation_id, after=after, upto=upto, limit=REPLAY_CHUNK
@@ -132,6 +137,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(delay)
             if expires is not None and time.time() >= expires:
                 await self.close(code=CLOSE_UNAUTHENTICATED)
+                return
+            if self.scope.get("auth_method") == "session" and not await _session_alive(self.scope["session"]):
+                await self.close(code=CLOSE_UNAUTHENTICATED)  # signed out elsewhere
                 return
             if not await _may_view(user, self.conversation_id):
                 await self.close(code=CLOSE_FORBIDDEN)

@@ -5,6 +5,7 @@ scope["user"], scope["auth_method"] ("session" | "bearer" | None), scope["token_
 scope["auth_error"] (a reason string when the credentials were presented but refused).
 """
 
+import re
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddlewareStack
@@ -18,6 +19,13 @@ from rest_framework_simplejwt.tokens import AccessToken
 SUBPROTOCOL = "skyflo.v1"
 BEARER_PREFIX = "bearer."
 QUERY_TOKEN_KEYS = {"token", "access", "access_token", "jwt", "auth", "bearer"}
+JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}$")
+
+
+def _query_carries_token(query: dict[str, list[str]]) -> bool:
+    if QUERY_TOKEN_KEYS & {key.lower() for key in query}:
+        return True
+    return any(JWT_SHAPE.match(value) for values in query.values() for value in values)
 
 
 class _BearerSubprotocolMiddleware:
@@ -30,7 +38,7 @@ class _BearerSubprotocolMiddleware:
         scope["token_exp"] = None
         scope["auth_method"] = "session" if scope.get("user") and scope["user"].is_authenticated else None
         query = parse_qs(scope.get("query_string", b"").decode(errors="replace"))
-        if QUERY_TOKEN_KEYS & {key.lower() for key in query}:
+        if _query_carries_token(query):
             scope["user"] = AnonymousUser()
             scope["auth_method"] = None
             scope["auth_error"] = "tokens in the query string are not accepted"

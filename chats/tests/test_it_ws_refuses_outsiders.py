@@ -45,6 +45,8 @@ async def test_it_refuses_a_token_in_the_query_string(world):
     # Even alongside valid subprotocol credentials: a token in the URL is a leak we do not reward.
     communicator = ws_communicator(world.conversation.pk, token=token, query=f"access_token={token}")
     assert await _close_code(communicator) == CLOSE_UNAUTHENTICATED
+    communicator = ws_communicator(world.conversation.pk, token=token, query=f"x={token}")
+    assert await _close_code(communicator) == CLOSE_UNAUTHENTICATED
 
 
 async def test_it_refuses_a_foreign_origin(world):
