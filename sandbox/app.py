@@ -239,6 +239,9 @@ class SandboxServer:
         if method == "PATCH":
             return await self.patch(request, t, dry_run)
         if method == "DELETE":
+            policy = q.get("propagationPolicy") or (await self.delete_options(request)).get("propagationPolicy")
+            if policy == "Orphan" and not dry_run:
+                self.store.orphan_dependents(self.store.get(t.rt, ns, t.name)["metadata"]["uid"])
             return json_response(self.store.delete(t.rt, ns, t.name, dry_run=dry_run))
         raise ApiError(405, "MethodNotAllowed", f"method {method} not allowed")
 
@@ -260,6 +263,16 @@ class SandboxServer:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise ApiError(400, "BadRequest", f"unable to decode the request body: {exc}") from exc
+
+    async def delete_options(self, request: Request) -> dict:
+        """DeleteOptions are optional and may arrive as protobuf from typed clients: read JSON, else ignore."""
+        if "json" not in request.headers.get("content-type", "application/json"):
+            return {}
+        try:
+            options = json.loads(await request.body() or b"{}")
+        except json.JSONDecodeError:
+            return {}
+        return options if isinstance(options, dict) else {}
 
     def matching(self, request: Request, t: Target) -> list[dict]:
         labels = parse_label_selector(request.query_params.get("labelSelector"))
@@ -481,6 +494,8 @@ class SandboxServer:
             try:
                 for kind, obj in initial:
                     yield line(kind, obj)
+                    if kind == "ERROR":
+                        return
                 while loop.time() < deadline:
                     try:
                         _, kind, _, obj, old = await asyncio.wait_for(watcher.queue.get(), deadline - loop.time())

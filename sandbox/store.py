@@ -290,6 +290,20 @@ class Store:
                         self.remove(other, child)
         return deleted
 
+    def orphan_dependents(self, uid: str) -> None:
+        """`propagationPolicy: Orphan`: drop owner references to `uid` so garbage collection keeps dependents."""
+        for rt in BY_KEY.values():
+            for obj in self.items(rt):
+                refs = obj["metadata"].get("ownerReferences") or []
+                if any(r.get("uid") == uid for r in refs):
+                    new = copy.deepcopy(obj)
+                    kept = [r for r in refs if r.get("uid") != uid]
+                    if kept:
+                        new["metadata"]["ownerReferences"] = kept
+                    else:
+                        new["metadata"].pop("ownerReferences")
+                    self.replace(rt, new, obj)
+
     # ---- patch and server-side apply ---------------------------------------------------------------------
     def patch(
         self,

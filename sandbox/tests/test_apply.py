@@ -113,3 +113,15 @@ def test_it_deletes_a_deployment_and_its_pods(sandbox_cluster, k8s_namespace):
     assert out.stdout.strip() == 'deployment.apps "web" deleted'
     left = sandbox_cluster.kubectl("get", "deploy,rs,pods", "-n", k8s_namespace, "-o", "name")
     assert left.stdout == ""
+
+
+def test_it_orphans_dependents_when_asked(sandbox_cluster, k8s_namespace):
+    sandbox_cluster.kubectl("apply", "-f", "-", input=as_input(deployment(k8s_namespace, "web", replicas=1)))
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
+
+    sandbox_cluster.kubectl("delete", "deployment", "web", "-n", k8s_namespace, "--cascade=orphan")
+
+    left = sandbox_cluster.kubectl("get", "deploy,rs,pods", "-n", k8s_namespace, "-o", "name").stdout.split()
+    assert [name.split("-")[0] for name in left] == ["replicaset.apps/web", "pod/web"]
+    rs = sandbox_cluster.get_json("rs", left[0].split("/")[1], k8s_namespace)
+    assert "ownerReferences" not in rs["metadata"]
