@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -25,7 +26,7 @@ from sandbox.selectors import (
     requirements_match,
     selector_string,
 )
-from sandbox.store import ApiError, Store, Watcher
+from sandbox.store import ApiError, Store, Watcher, conflict
 
 VERSION = {
     "major": "1",
@@ -374,8 +375,6 @@ class SandboxServer:
             raise ApiError(405, "MethodNotAllowed", "method not allowed on scale")
         sent_rv = (wanted.get("metadata") or {}).get("resourceVersion")
         if sent_rv and sent_rv != obj["metadata"]["resourceVersion"]:
-            from sandbox.store import conflict
-
             raise conflict(t.rt, t.name)
         replicas = (wanted.get("spec") or {}).get("replicas", 0)
         if not isinstance(replicas, int) or replicas < 0:
@@ -443,8 +442,6 @@ class SandboxServer:
         image = next(c.get("image", "") for c in pod["spec"]["containers"] if c.get("name") == container)
         generated = logs.scripted_logs(pod, container) is None and "nginx" in image
         n = 100
-        from datetime import UTC, datetime
-
         while self.store.find(resources.BY_KEY[("", "pods")], pod["metadata"]["namespace"], pod["metadata"]["name"]):
             await asyncio.sleep(1.0)
             if generated:

@@ -9,6 +9,7 @@ and understands the directives kubectl sends (`$patch`, `$retainKeys`, `$setElem
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 MERGE_KEYS = {
@@ -214,8 +215,6 @@ def fields_v1(obj: Any, field: str = "") -> dict:
 
 
 def _json_scalar(value: Any) -> str:
-    import json
-
     return json.dumps(value)
 
 

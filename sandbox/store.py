@@ -17,6 +17,7 @@ from typing import Any
 
 from sandbox import patching
 from sandbox.resources import BY_KEY, BY_KIND, ResourceType
+from sandbox.selectors import selector_matches
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -498,8 +499,6 @@ class Store:
             self._validate_workload(rt, obj, old)
 
     def _validate_workload(self, rt: ResourceType, obj: dict, old: dict | None) -> None:
-        from sandbox.selectors import selector_matches
-
         name = obj["metadata"]["name"]
         spec = obj.get("spec") or {}
         selector = spec.get("selector")
