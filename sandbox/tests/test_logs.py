@@ -54,7 +54,7 @@ def test_it_follows_logs_of_a_running_nginx_pod(sandbox_cluster, k8s_namespace):
     sandbox_cluster.kubectl("apply", "-f", "-", input=as_input(deployment(k8s_namespace, "web", replicas=1)))
     sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", k8s_namespace, "--timeout=30s")
     proc = subprocess.Popen(
-        ["kubectl", "logs", "-f", "deploy/web", "-n", k8s_namespace, "--tail=1"],
+        ["kubectl", "logs", "-f", "deploy/web", "-n", k8s_namespace, "--tail=1", "--request-timeout=20s"],
         env=sandbox_cluster.env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
