@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -76,6 +77,16 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=subprotocol)
         self.watchdog = asyncio.create_task(self._watch(user))
         return None
+
+    async def dispatch(self, message):
+        # Channels' own dispatch first hops to the shared sync thread to close old DB connections, for every
+        # message. Relaying a frame touches no database, and under fan-out that hop queued every frame of
+        # every socket behind one thread; the DB calls here go through database_sync_to_async, which does
+        # that cleanup itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def _refuse(self, subprotocol, code):
         # Accept first so that the client learns why (a refused handshake carries no close code).
