@@ -9,11 +9,13 @@ per consumer, so live frames that arrive during a resume's replay wait in the qu
 import asyncio
 import json
 import time
+import zlib
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from chats import selectors
 from chats.events import event_frame
@@ -33,7 +35,10 @@ def _recheck_interval() -> float:
 
 @database_sync_to_async
 def _may_view(user, conversation_id) -> bool:
-    user.refresh_from_db(fields=["is_active"])
+    try:
+        user.refresh_from_db(fields=["is_active"])
+    except ObjectDoesNotExist:
+        return False
     return selectors.conversation_can_view(user=user, conversation_id=conversation_id)
 
 
@@ -141,8 +146,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     async def _watch(self, user):
         """Fallback for a missed notification, and the token-expiry timer."""
         expires = self.scope.get("token_exp")
+        # Spread the sockets' checks over the interval instead of running them all in the same second.
+        first = (zlib.crc32(self.channel_name.encode()) % 1000) / 1000
         while True:
-            delay = _recheck_interval()
+            delay = _recheck_interval() * first if first is not None else _recheck_interval()
+            first = None
             if expires is not None:
                 delay = min(delay, max(expires - time.time(), 0))
             await asyncio.sleep(delay)

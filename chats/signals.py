@@ -61,6 +61,11 @@ def _user_saved(sender, instance, created, **kwargs):
         access_recheck_notify(user_ids=[instance.pk])
 
 
+@receiver(post_delete, sender=get_user_model())
+def _user_deleted(sender, instance, **kwargs):
+    access_recheck_notify(user_ids=[instance.pk])
+
+
 @receiver(post_delete, sender=UserObjectPermission)
 def _user_permission_deleted(sender, instance, **kwargs):
     access_recheck_notify(user_ids=[instance.user_id])
