@@ -21,6 +21,7 @@ import os
 import statistics
 import sys
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -30,6 +31,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
 os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skyflo_wf_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
+
+
+def stamp_responder_only() -> None:
+    """Stamp send times into the responder's tokens only: the planner's JSON must stay parseable."""
+    from tests import scripted_llm
+
+    original = scripted_llm._Completion.__init__
+
+    def init(self, body, reply, *, stamp=False):
+        original(self, body, reply, stamp=stamp and scripted_llm.request_agent(body) == "responder")
+
+    scripted_llm._Completion.__init__ = init
 
 
 def database_ensure() -> None:
@@ -68,24 +81,25 @@ class World:
         from orgs.models import Role
         from tests.accounts import make_cluster, make_member, make_org
 
-        org = make_org()
+        tag = uuid.uuid4().hex[:10]
+        org = make_org(f"bench-{tag}")
         self.cluster = make_cluster(org, url=toolserver.url, token=toolserver.token, default_namespace="default")
-        self.users, self.conversations = [], []
-        for _ in range(n):
-            user = make_member(org, Role.OPERATOR)
+        from tests.live import access_token
+
+        self.users, self.conversations, self.tokens = [], [], []
+        for i in range(n):
+            user = make_member(org, Role.OPERATOR, email=f"bench-{tag}-{i}@example.com")
             assign_perm("orgs.use_cluster", user, self.cluster)
             conversation = Conversation.objects.create(org=org, cluster=self.cluster, owner=user)
             self.users.append(user)
             self.conversations.append(str(conversation.id))
+            self.tokens.append(access_token(user))
 
 
-async def one_run(stack, user, conversation_id: str, out: dict, *, cancel_after_first: bool = False) -> None:
+async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_after_first: bool = False) -> None:
     import httpx
     import websockets
 
-    from tests.live import access_token
-
-    token = access_token(user)
     uri = f"{stack.ws_url}/ws/conversations/{conversation_id}/"
     async with (
         websockets.connect(
@@ -138,7 +152,7 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
 
     async def all_runs():
         await asyncio.gather(
-            *(one_run(stack, u, c, r) for u, c, r in zip(world.users, world.conversations, results, strict=True))
+            *(one_run(stack, u, c, r) for u, c, r in zip(world.tokens, world.conversations, results, strict=True))
         )
 
     asyncio.run(all_runs())
@@ -174,7 +188,7 @@ def overhead(stack, toolserver, llm, steps: int = 5, repeats: int = 3) -> dict:
         script(llm, turns, 0, False)
         world = World(toolserver, 1)
         out: dict = {}
-        asyncio.run(one_run(stack, world.users[0], world.conversations[0], out))
+        asyncio.run(one_run(stack, world.tokens[0], world.conversations[0], out))
         events = out["events"]
         started = next(ts_epoch(ts) for t, ts, _, _ in events if t == "run.started")
         finished = next(ts_epoch(ts) for t, ts, _, _ in events if t == "run.finished")
@@ -205,9 +219,9 @@ def cancel_latency(stack, toolserver, llm, repeats: int = 5) -> dict:
     script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], 100, True)
     world = World(toolserver, repeats)
     latencies = []
-    for user, conversation in zip(world.users, world.conversations, strict=True):
+    for token, conversation in zip(world.tokens, world.conversations, strict=True):
         out: dict = {}
-        asyncio.run(one_run(stack, user, conversation, out, cancel_after_first=True))
+        asyncio.run(one_run(stack, token, conversation, out, cancel_after_first=True))
         assert out["status"] == "cancelled", out["status"]
         latencies.append((out["finished"] - out["cancel_at"]) * 1000)
     return {"cancel_to_finished_ms_p50": round(pct(latencies, 0.5), 1), "max_ms": round(max(latencies), 1)}
@@ -237,6 +251,7 @@ def main() -> None:
     from tests.llm import ScriptedLLMHandle
     from tests.scripted_llm import ServerThread
 
+    stamp_responder_only()
     llm_server = ServerThread().start()
     llm = ScriptedLLMHandle(llm_server.url, "bench")
     redis_db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
