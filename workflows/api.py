@@ -86,6 +86,13 @@ class ConversationMessagesView(ChatMessagesView):
     class InputSerializer(serializers.Serializer):
         content = serializers.CharField(trim_whitespace=False, allow_blank=True)
 
+        class Meta:
+            ref_name = "MessagePostInput"
+
+    @extend_schema(responses={200: MessageOutput(many=True), **ERRORS}, summary="Message history, newest first.")
+    def get(self, request, pk):
+        return super().get(request, pk)
+
     def get_throttles(self):
         if self.request.method == "POST":
             return [*super().get_throttles(), ScopedRateThrottle()]
@@ -135,6 +142,9 @@ class ApprovalDecideView(APIView):
     class InputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["approve", "deny"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+        class Meta:
+            ref_name = "ApprovalDecideInput"
 
     @extend_schema(
         request=InputSerializer,
