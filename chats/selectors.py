@@ -39,7 +39,7 @@ def _search_ids(q: str):
     else:
         by_title = Conversation.objects.filter(title__icontains=q)
         by_text = Message.objects.filter(content__icontains=q)
-    return by_title.values("pk").union(by_text.values("conversation_id"))
+    return by_title.order_by().values("pk").union(by_text.order_by().values("conversation_id"))
 
 
 def conversation_get_for_view(*, user, conversation_id) -> Conversation:
