@@ -20,13 +20,16 @@ import asyncio
 import json
 import logging
 import threading
+import uuid
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
+import psycopg
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections, transaction
 from django.utils import timezone
 
 from chats.events import STREAM_TYPES, event_data_validate, event_frame
@@ -92,14 +95,18 @@ RETURNING seq, id
 """
 
 
-def _insert_postgres(conversation_id, run_id, type, text, ts, touch):  # noqa: A002
+def _pg_insert_sql(conversation_id, run_id, type, text, ts, touch) -> tuple[str, list]:  # noqa: A002
     sql = _PG_INSERT.format(
         conv=Conversation._meta.db_table,
         event=RunEvent._meta.db_table,
         touch=", last_activity_at = %s" if touch else "",
     )
     params = [ts] if touch else []
-    params += [conversation_id, conversation_id, run_id, type, text, ts]
+    return sql, [*params, conversation_id, conversation_id, run_id, type, text, ts]
+
+
+def _insert_postgres(conversation_id, run_id, type, text, ts, touch):  # noqa: A002
+    sql, params = _pg_insert_sql(conversation_id, run_id, type, text, ts, touch)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
@@ -212,11 +219,66 @@ def publisher_connections_close() -> None:
         future.result()
 
 
+class _AsyncPostgres:
+    """One psycopg AsyncConnection per event loop for the async hot path.
+
+    Token streams publish hundreds of events per second per process; a thread hop per event (and the GIL
+    hand-over that comes with it) dominated the tail latency, so on PostgreSQL the one-statement insert
+    runs on the caller's loop. psycopg serialises statements on a connection, which keeps one loop's
+    events in call order.
+    """
+
+    def __init__(self):
+        self._connections = weakref.WeakKeyDictionary()
+
+    async def fetchone(self, sql: str, params: list):
+        loop = asyncio.get_running_loop()
+        conn = self._connections.get(loop)
+        if conn is None or conn.closed or conn.broken:
+            conn = await psycopg.AsyncConnection.connect(**_connect_kwargs(), autocommit=True)
+            await conn.execute("SET synchronous_commit TO OFF")
+            self._connections[loop] = conn
+        cursor = await conn.execute(sql, params)
+        return await cursor.fetchone()
+
+
+def _connect_kwargs() -> dict:
+    db = connections["default"].settings_dict
+    kwargs = {"dbname": db["NAME"], "user": db.get("USER"), "password": db.get("PASSWORD")}
+    kwargs |= {"host": db.get("HOST"), "port": db.get("PORT")}
+    django_only = {"pool", "isolation_level", "server_side_binding", "assume_role", "cursor_factory"}
+    kwargs |= {k: v for k, v in db.get("OPTIONS", {}).items() if k not in django_only}
+    return {k: v for k, v in kwargs.items() if v not in (None, "")}
+
+
+_async_pg = _AsyncPostgres()
+
+
+async def _event_persist_async(*, conversation_id, run_id, type: str, data: dict) -> RunEvent:  # noqa: A002
+    event_data_validate(type=type, data=data)
+    text = json.dumps(data, cls=DjangoJSONEncoder)
+    ts = timezone.now()
+    touch = type not in STREAM_TYPES
+    conversation_uuid = uuid.UUID(str(conversation_id))
+    run_uuid = uuid.UUID(str(run_id)) if run_id else None
+    sql, params = _pg_insert_sql(conversation_uuid, run_uuid, type, text, ts, touch)
+    row = await _async_pg.fetchone(sql, params)
+    if row is None:
+        raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
+    seq, event_id = row
+    event = RunEvent(id=event_id, conversation_id=conversation_uuid, run_id=run_uuid, seq=seq, type=type, ts=ts)
+    event.data = json.loads(text)
+    return event
+
+
 async def aevent_publish(*, conversation_id, run_id, type: str, data: dict) -> RunEvent:  # noqa: A002
     """Async event_publish: persisted (committed) first, then sent to the conversation's group."""
-    loop = asyncio.get_running_loop()
     kwargs = {"conversation_id": conversation_id, "run_id": run_id, "type": type, "data": data}
-    event = await loop.run_in_executor(_persist_pool, lambda: _event_persist_in_thread(**kwargs))
+    if settings.IS_POSTGRES:
+        event = await _event_persist_async(**kwargs)
+    else:
+        loop = asyncio.get_running_loop()
+        event = await loop.run_in_executor(_persist_pool, lambda: _event_persist_in_thread(**kwargs))
     try:
         await get_channel_layer().group_send(conversation_group(conversation_id), _layer_message(event))
     except Exception:
