@@ -14,6 +14,10 @@ costs ~0.3 ms instead of a WAL fsync (4–20 ms on a busy disk), which the token
 price: if PostgreSQL itself crashes, the last few hundred milliseconds of events may be lost together with
 their seq numbers (the counter rolls back with them, the log stays consistent). Runs, approvals and
 messages, written by their own transactions, keep full durability; the event log is the replay stream.
+
+`aevent_publish` on PostgreSQL runs that statement on the caller's event loop through a psycopg
+AsyncConnection of its own (one per loop, autocommit), without a thread hop; `event_publish` uses the
+caller's Django connection and transaction.
 """
 
 import asyncio
@@ -29,7 +33,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import InterfaceError, OperationalError, close_old_connections, connection, connections, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from chats.events import STREAM_TYPES, event_data_validate, event_frame
@@ -50,19 +54,6 @@ def user_group(user_id) -> str:
 
 
 # --- persistence -------------------------------------------------------------------------------------------
-
-
-_thread = threading.local()
-
-
-def _async_commit_session() -> None:
-    """The persist threads' own connections commit without waiting for the WAL flush (see module docstring)."""
-    connection.ensure_connection()
-    raw = connection.connection
-    if getattr(_thread, "async_commit_conn", None) is not raw:
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit TO OFF")
-        _thread.async_commit_conn = raw
 
 
 def _async_commit_local() -> None:
@@ -188,22 +179,13 @@ def event_publish(*, conversation_id, run_id, type: str, data: dict) -> RunEvent
 
 # --- async -------------------------------------------------------------------------------------------------
 
-# Persisting runs in a small pool of its own threads (each with its own connection): one short autocommit
-# statement per event, so producers of different conversations do not queue behind each other or behind the
-# web process's thread-sensitive executor.
-_persist_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="skyflo-event-persist")
+# Without PostgreSQL (embedded mode, SQLite) the async path persists through the ORM in a thread of its own:
+# SQLite has one writer at a time anyway, and one thread keeps a process's events in call order.
+_persist_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skyflo-event-persist")
 
 
 def _event_persist_in_thread(**kwargs) -> RunEvent:
-    try:
-        if connection.vendor == "postgresql":
-            _async_commit_session()
-        return _event_persist(**kwargs)
-    except (InterfaceError, OperationalError):
-        # A connection dropped by the server between events: drop it and try once more on a fresh one.
-        close_old_connections()
-        connection.close()
-        return _event_persist(**kwargs)
+    return _event_persist(**kwargs)
 
 
 def publisher_connections_close() -> None:
