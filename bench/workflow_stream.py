@@ -145,7 +145,8 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     text = " ".join(f"w{i}" for i in range(tokens))
     script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], rate, True)
     world = World(toolserver, n)
-    pids = {"daphne": stack.web.pid, "worker": stack.worker.pid, "bench": os.getpid()}
+    pids = {"daphne": stack.web.pid, "toolserver": toolserver.process.pid, "bench+llm": os.getpid()}
+    pids |= {f"worker{i}": proc.pid for i, proc in enumerate(stack.workers)}
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     wall = time.monotonic()
     results = [{} for _ in range(n)]
@@ -157,6 +158,9 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
 
     asyncio.run(all_runs())
     wall = time.monotonic() - wall
+    if os.environ.get("BENCH_TRACE"):
+        for kind, ts, _received, _ in results[0]["events"][:8]:
+            print(f"  {kind:20} sent +{(ts_epoch(ts) - results[0]['posted']) * 1000:8.1f} ms", flush=True)
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     latencies = [ms for r in results for ms in r["latencies"]]
     lost = sum(tokens - len(r["tokens"]) for r in results)
@@ -172,6 +176,7 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
         "post_to_first_token_ms_p50": round(pct(first, 0.5), 1),
         "post_to_first_token_ms_max": round(max(first), 1) if first else None,
         "wall_s": round(wall, 2),
+        "note": "bench+llm = WebSocket clients and the scripted LLM server, one process",
         "cpu_s": cpu,
     }
 
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (threads pool each)")
     args = parser.parse_args()
 
     database_ensure()
@@ -261,7 +267,10 @@ def main() -> None:
     report: dict = {"streaming": []}
     with run_sandbox() as sandbox, run_toolserver(sandbox.env) as toolserver:
         stack = stack_start(env, beat=False)
+        for _ in range(args.workers - 1):
+            stack.worker_start()
         try:
+            streaming(stack, toolserver, llm, 1, 20, args.rate)  # warm-up: the first run of a process is cold
             for n in args.runs:
                 result = streaming(stack, toolserver, llm, n, args.tokens, args.rate)
                 report["streaming"].append(result)

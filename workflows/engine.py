@@ -109,7 +109,7 @@ async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> d
 
     from workflows.graph import build_graph
 
-    graph = build_graph(await checkpointer_get())
+    graph = await _graph_get(build_graph)
     config = {"configurable": {"thread_id": str(run.conversation_id)}, "metadata": {"run_id": str(run.id)}}
     graph_input = Command(resume=resume) if resume else await _start_input(graph, config, run, ctx)
     while True:
@@ -131,6 +131,25 @@ async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> d
             return None
         decided = await db(Approval.objects.get, run=run, call_id=str(request["call_id"]))
         graph_input = Command(resume=services.approval_resume_value(decided))
+
+
+_compiled = None
+
+
+async def _graph_get(build_graph):
+    """The compiled graph, once per process: compiling it costs more CPU than a whole step."""
+    global _compiled
+    if _compiled is None:
+        _compiled = build_graph(await checkpointer_get())
+    return _compiled
+
+
+async def warm_up() -> None:
+    """Import the agents, compile the graph and open the checkpointer before the first run needs them
+    (a cold first run otherwise pays ~2 s of it)."""
+    from workflows.graph import build_graph
+
+    await _graph_get(build_graph)
 
 
 async def _start_input(graph, config: dict, run: Run, ctx: DjangoRunContext):
@@ -200,22 +219,32 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
     cluster = run.conversation.cluster
     if cluster is None:
         raise ToolServerError("The conversation's cluster connection was deleted.")
-    llm = LLMClient(
-        base_url=settings.LLM_BASE_URL,
-        api_key=settings.LLM_API_KEY,
-        model=settings.LLM_MODEL,
-        timeout=float(settings.LLM_TIMEOUT_S),
-    )
     return DjangoRunContext(
         run=run,
         handle=handle,
         user_request=run.message.content if run.message else "",
         history=_history(run),
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
-        llm=llm,
+        llm=_llm_client(LLMClient),
         tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )
+
+
+_llm = None
+
+
+def _llm_client(client_class):
+    """One LLM client per process: its HTTP connection pool is shared by every run of the process."""
+    global _llm
+    if _llm is None:
+        _llm = client_class(
+            base_url=settings.LLM_BASE_URL,
+            api_key=settings.LLM_API_KEY,
+            model=settings.LLM_MODEL,
+            timeout=float(settings.LLM_TIMEOUT_S),
+        )
+    return _llm
 
 
 def _history(run: Run) -> list[dict]:

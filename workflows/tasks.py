@@ -6,10 +6,25 @@ run loop (workflows/executor.py) and waits, so the message is acknowledged (acks
 finished or parked at an approval. A redelivered task finds nothing to claim and returns.
 """
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_ready
 
 from workflows import engine, services
 from workflows.executor import run_loop
+
+logger = logging.getLogger(__name__)
+
+
+@worker_ready.connect
+def _warm_up(**kwargs) -> None:
+    run_loop().submit(engine.warm_up()).add_done_callback(_warm_up_done)
+
+
+def _warm_up_done(future) -> None:
+    if future.exception() is not None:
+        logger.warning("warm-up failed (the first run will do it): %s", future.exception())
 
 
 @shared_task(acks_late=True, ignore_result=True)
