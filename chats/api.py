@@ -5,6 +5,7 @@ subclasses it with a `post` and mounts the subclass on the same path before ours
 """
 
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
@@ -52,6 +53,31 @@ class MessageOutput(serializers.ModelSerializer):
         fields = ["id", "conversation", "role", "author", "content", "run", "created_at"]
 
 
+class ConversationDetailOutput(ConversationOutput):
+    can_ask = serializers.BooleanField(read_only=True, help_text="You may post messages here.")
+    can_manage = serializers.BooleanField(read_only=True, help_text="You may rename, delete and share it.")
+
+    class Meta(ConversationOutput.Meta):
+        fields = [*ConversationOutput.Meta.fields, "can_ask", "can_manage"]
+
+
+class ShareOutput(serializers.Serializer):
+    team = serializers.UUIDField()
+    name = serializers.CharField()
+    can_ask = serializers.BooleanField()
+
+
+class EventFrameOutput(serializers.Serializer):
+    type = serializers.CharField()
+    seq = serializers.IntegerField()
+    run = serializers.UUIDField(allow_null=True)
+    ts = serializers.DateTimeField()
+    data = serializers.DictField()
+
+
+ERRORS = {401: None, 403: None, 404: None}
+
+
 def _conversation_detail(request, conversation) -> dict:
     data = ConversationOutput(conversation).data
     data["can_ask"] = selectors.conversation_can_ask(user=request.user, conversation=conversation)
@@ -70,6 +96,15 @@ class ConversationListView(APIView):
         title = serializers.CharField(required=False, allow_blank=True, max_length=200)
         namespace = serializers.CharField(required=False, allow_blank=True, max_length=63)
 
+    @extend_schema(
+        operation_id="conversations_list",
+        parameters=[
+            OpenApiParameter("org", str, description="Only this organisation (slug)."),
+            OpenApiParameter("q", str, description="Words in the title or in any message."),
+        ],
+        responses={200: ConversationOutput(many=True), **ERRORS},
+        summary="Conversations I may see, latest activity first.",
+    )
     def get(self, request):
         params = self.FilterInput(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -81,6 +116,7 @@ class ConversationListView(APIView):
         page = paginator.paginate_queryset(conversations, request, view=self)
         return paginator.get_paginated_response(ConversationOutput(page, many=True).data)
 
+    @extend_schema(request=CreateInput, responses={201: ConversationDetailOutput, 400: None, **ERRORS})
     def post(self, request):
         body = self.CreateInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -99,10 +135,12 @@ class ConversationDetailView(APIView):
     class RenameInput(serializers.Serializer):
         title = serializers.CharField(allow_blank=True, max_length=200)
 
+    @extend_schema(responses={200: ConversationDetailOutput, **ERRORS})
     def get(self, request, pk):
         conversation = selectors.conversation_get_for_view(user=request.user, conversation_id=pk)
         return Response(_conversation_detail(request, conversation))
 
+    @extend_schema(request=RenameInput, responses={200: ConversationDetailOutput, 400: None, **ERRORS})
     def patch(self, request, pk):
         body = self.RenameInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -111,6 +149,7 @@ class ConversationDetailView(APIView):
         )
         return Response(_conversation_detail(request, conversation))
 
+    @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request, pk):
         services.conversation_delete(user=request.user, conversation_id=pk)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -121,11 +160,13 @@ class ConversationSharesView(APIView):
         team = serializers.UUIDField()
         can_ask = serializers.BooleanField(required=False, default=False)
 
+    @extend_schema(responses={200: ShareOutput(many=True), **ERRORS}, summary="Teams this conversation is shared with.")
     def get(self, request, pk):
         conversation = selectors.conversation_get_for_view(user=request.user, conversation_id=pk)
         shares = selectors.conversation_shares(user=request.user, conversation=conversation)
         return Response({"results": shares, "next": None, "previous": None})
 
+    @extend_schema(request=ShareInput, responses={201: ShareOutput, 400: None, **ERRORS})
     def post(self, request, pk):
         body = self.ShareInput(data=request.data)
         body.is_valid(raise_exception=True)
@@ -139,6 +180,7 @@ class ConversationSharesView(APIView):
 
 
 class ConversationShareDetailView(APIView):
+    @extend_schema(responses={204: None, **ERRORS}, summary="Stop sharing with a team.")
     def delete(self, request, pk, team_id):
         services.conversation_unshare(user=request.user, conversation_id=pk, team_id=team_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -147,6 +189,7 @@ class ConversationShareDetailView(APIView):
 class ConversationMessagesView(APIView):
     """GET: message history, newest first, in cursor pages. The workflow app adds POST in a subclass."""
 
+    @extend_schema(responses={200: MessageOutput(many=True), **ERRORS}, summary="Message history, newest first.")
     def get(self, request, pk):
         conversation = selectors.conversation_get_for_view(user=request.user, conversation_id=pk)
         messages = selectors.message_list(user=request.user, conversation=conversation)
@@ -161,6 +204,11 @@ class RunEventsView(APIView):
     class ReplayInput(serializers.Serializer):
         after = serializers.IntegerField(required=False, default=0, min_value=0)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("after", int, description="Return events with seq greater than this.")],
+        responses={200: EventFrameOutput(many=True), **ERRORS},
+        summary="Replay a run's events after a seq.",
+    )
     def get(self, request, pk):
         params = self.ReplayInput(data=request.query_params)
         params.is_valid(raise_exception=True)
