@@ -92,6 +92,7 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         )
         await _finish(run, Run.Status.FAILED, ("llm_not_configured", detail))
     except LLMError as exc:
+        logger.warning("run %s: the LLM failed", run.id, exc_info=True)
         await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
     except ToolServerError as exc:
         await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
@@ -189,8 +190,8 @@ async def _title_generate(run: Run, ctx: DjangoRunContext, answer: str) -> None:
             title = await generate_title(ctx.llm, ctx.user_request, answer)
             if title:
                 await db(_title_set, run, title)
-    except Exception:
-        logger.warning("run %s: title generation failed", run.id, exc_info=True)
+    except Exception as exc:
+        logger.warning("run %s: title generation failed: %s", run.id, exc)
 
 
 def _replans_record(run: Run, replans: int) -> None:
