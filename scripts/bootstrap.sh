@@ -14,18 +14,19 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   "$python" -m venv .venv
 fi
-stamp=".venv/.installed-$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)"
+name="$(basename "$reqs" .txt)"
+stamp=".venv/.installed-$name-$(cat requirements.txt "$reqs" | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   echo "==> installing $reqs"
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet -r "$reqs"
-  rm -f .venv/.installed-*
+  rm -f ".venv/.installed-$name-"*
   touch "$stamp"
 fi
 bash scripts/k8s_tools.sh
 
 # Headless Chromium for the browser tests (tests/browser/, driven by playwright; `playwright install` is not used).
-if [ ! -x /usr/bin/chromium ]; then
+if [ "$reqs" = requirements-dev.txt ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing chromium (browser tests)"
     apt-get update -qq && apt-get install -y -qq chromium

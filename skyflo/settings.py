@@ -1,5 +1,6 @@
 """Skyflo settings. Read the environment here and nowhere else (see DESIGN.md "Configuration")."""
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -100,6 +101,7 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6 default, opted into now
 
 # --- auth ----------------------------------------------------------------------------------------------------
 AUTH_USER_MODEL = "orgs.User"
@@ -214,7 +216,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- static, i18n, logging -------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+with contextlib.suppress(OSError):  # whitenoise warns on every request when the folder is missing
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

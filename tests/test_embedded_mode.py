@@ -1,0 +1,136 @@
+"""The README's run command in embedded mode: SQLite, in-memory channel layer, runs in-process, a local tool server
+and the simulated sandbox cluster — a newcomer signs up and chats with the cluster with nothing else installed.
+
+This is the one test on SQLite (STYLE.md); it drives `bash scripts/run.sh` exactly as `make run` does.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.scripted_llm import call, plan, say, verdict
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def embedded(tmp_path, scripted_llm):
+    port = _free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_DEBUG", "DJANGO_SECRET_KEY", "KUBECONFIG"}
+    }
+    env.update(
+        HOME=str(tmp_path),  # no ~/.kube/config here, so the sandbox cluster starts
+        SKYFLO_VAR_DIR=str(tmp_path / "var"),
+        LLM_BASE_URL=scripted_llm.base_url,
+        LLM_API_KEY=scripted_llm.api_key,
+        LLM_MODEL=scripted_llm.model,
+    )
+    proc = subprocess.Popen(
+        ["bash", "scripts/run.sh", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        _wait_until_healthy(client, proc)
+        yield client, tmp_path / "var"
+    finally:
+        client.close()
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _wait_until_healthy(client: httpx.Client, proc: subprocess.Popen) -> None:
+    for _ in range(600):  # bounded: the first start installs nothing new but migrates a fresh SQLite file
+        if proc.poll() is not None:
+            pytest.fail(f"make run exited with {proc.returncode}:\n{proc.stdout.read()}")
+        try:
+            if client.get("/healthz").status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail("make run did not serve /healthz")
+
+
+def _run_finished(client: httpx.Client, run_id: str, headers: dict) -> dict:
+    for _ in range(600):
+        run = client.get(f"/api/v1/runs/{run_id}/", headers=headers).json()
+        if run["status"] in {"succeeded", "failed", "cancelled", "denied"}:
+            return run
+        time.sleep(0.2)
+    pytest.fail(f"run {run_id} did not finish: {run}")
+
+
+def test_it_serves_health_docs_and_lets_a_newcomer_chat_with_the_sandbox(embedded, scripted_llm):
+    client, var = embedded
+    assert client.get("/readyz").json()["checks"] == {"database": True, "channel_layer": True}
+    docs = client.get("/api/v1/docs/")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    assert (var / "db.sqlite3").exists()
+    assert (var / "secret_key").stat().st_mode & 0o077 == 0
+
+    registered = client.post(
+        "/api/v1/auth/register/", json={"email": "ada@example.com", "password": "a long enough passphrase"}
+    )
+    assert registered.status_code == 201, registered.text
+    tokens = client.post(
+        "/api/v1/auth/token/", json={"email": "ada@example.com", "password": "a long enough passphrase"}
+    )
+    headers = {"Authorization": f"Bearer {tokens.json()['access']}"}
+    org = client.get("/api/v1/orgs/", headers=headers).json()["results"][0]
+    clusters = client.get(f"/api/v1/orgs/{org['slug']}/clusters/", headers=headers).json()["results"]
+    assert [(c["name"], c["is_sandbox"], c["default_namespace"]) for c in clusters] == [("sandbox", True, "shop")]
+
+    scripted_llm.set_script(
+        [
+            plan([("List the deployments in shop", "k8s_get")]),
+            call("k8s_get", {"kind": "deployments", "namespace": "shop"}),
+            verdict(True, "listed"),
+            say("shop runs web and checkout.", agent="responder"),
+        ]
+    )
+    conversation = client.post(
+        "/api/v1/conversations/", json={"org": org["slug"], "cluster": clusters[0]["id"]}, headers=headers
+    ).json()
+    posted = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages/",
+        json={"content": "which deployments run in shop?"},
+        headers=headers,
+    )
+    assert posted.status_code == 202, posted.text
+
+    run = _run_finished(client, posted.json()["run"]["id"], headers)
+    assert run["status"] == "succeeded"
+    events = client.get(f"/api/v1/runs/{run['id']}/events/", headers=headers).json()["results"]
+    result = next(e["data"] for e in events if e["type"] == "tool.result")
+    assert result["ok"] is True
+    assert "web" in result["output"]
+    assert "checkout" in result["output"]
+    messages = client.get(f"/api/v1/conversations/{conversation['id']}/messages/", headers=headers).json()
+    assert messages["results"][0]["content"] == "shop runs web and checkout."
