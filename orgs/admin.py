@@ -127,6 +127,7 @@ class InvitationAdmin(AuditedAdmin):
 
 
 class ClusterForm(forms.ModelForm):
+    mcp_server_url = forms.URLField(label="MCP server URL", max_length=500, assume_scheme="https")
     new_mcp_server_token = forms.CharField(
         label="MCP server token",
         required=False,
