@@ -206,6 +206,9 @@ CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Runs wait on the LLM and on kubectl: one worker process carries many of them on threads (DESIGN.md "Processes").
+CELERY_WORKER_POOL = "threads"
+CELERY_WORKER_CONCURRENCY = env_int("SKYFLO_WORKER_CONCURRENCY", 50, minimum=1)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("SKYFLO_BROKER_VISIBILITY_S", 3600, minimum=10)}
 CELERY_BEAT_SCHEDULE = {
