@@ -1,0 +1,72 @@
+"""The only writers of orgs data. Each service checks access first (Http404 / PermissionDenied), validates
+(ValidationError → 400, Conflict → 409), writes, and records an audit event in the same transaction.
+
+An `actor` of None means a trusted in-process caller (the embedded launcher, a management command); the HTTP
+layer always passes the signed-in user.
+
+One module per domain; this package re-exports the public services so callers keep `from orgs import services`.
+"""
+
+from orgs.services.accounts import (
+    LoginFailed,
+    LoginThrottled,
+    login_attempt,
+    login_failures_reset,
+    logout,
+    me_update,
+    token_pair_issue,
+    token_refresh,
+    user_register,
+)
+from orgs.services.audit import audit_record
+from orgs.services.clusters import (
+    CLUSTER_FIELDS,
+    cluster_create,
+    cluster_delete,
+    cluster_grant_create,
+    cluster_grant_delete,
+    cluster_update,
+)
+from orgs.services.invitations import invitation_accept, invitation_create, invitation_revoke
+from orgs.services.organizations import (
+    member_remove,
+    member_role_change,
+    org_create,
+    org_delete,
+    org_update,
+    ownership_transfer,
+)
+from orgs.services.teams import team_create, team_delete, team_member_add, team_member_remove, team_update
+
+__all__ = [
+    "CLUSTER_FIELDS",
+    "LoginFailed",
+    "LoginThrottled",
+    "audit_record",
+    "cluster_create",
+    "cluster_delete",
+    "cluster_grant_create",
+    "cluster_grant_delete",
+    "cluster_update",
+    "invitation_accept",
+    "invitation_create",
+    "invitation_revoke",
+    "login_attempt",
+    "login_failures_reset",
+    "logout",
+    "me_update",
+    "member_remove",
+    "member_role_change",
+    "org_create",
+    "org_delete",
+    "org_update",
+    "ownership_transfer",
+    "team_create",
+    "team_delete",
+    "team_member_add",
+    "team_member_remove",
+    "team_update",
+    "token_pair_issue",
+    "token_refresh",
+    "user_register",
+]

@@ -1,0 +1,147 @@
+"""Cluster connections and the per-object grants (use_cluster / operate_cluster) on them."""
+
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import assign_perm, remove_perm
+
+from orgs.models import ClusterConnection, Organization, Role, Team, User
+from orgs.selectors import (
+    CLUSTER_CODENAMES,
+    GRANT_GROUP,
+    GRANT_USER,
+    ClusterGrant,
+    cluster_grant_get,
+    grant_id_make,
+    grant_id_parse,
+    membership_get,
+)
+from orgs.services._access import _require
+from orgs.services.audit import audit_record
+from skyflo.api_errors import Conflict
+
+CLUSTER_FIELDS = ("name", "mcp_server_url", "default_namespace", "allowed_namespaces", "read_only")
+
+
+@transaction.atomic
+def cluster_create(
+    *,
+    actor: User | None,
+    org: Organization,
+    name: str,
+    mcp_server_url: str,
+    mcp_server_token: str = "",
+    default_namespace: str = "default",
+    allowed_namespaces: list[str] | tuple[str, ...] = (),
+    read_only: bool = False,
+    is_sandbox: bool = False,
+    ip: str | None = None,
+) -> ClusterConnection:
+    """Connect a cluster (admin+). The embedded launcher calls this with actor=None for the first org's cluster."""
+    _require(actor, org, Role.ADMIN)
+    cluster = ClusterConnection(
+        org=org,
+        name=name,
+        mcp_server_url=mcp_server_url,
+        default_namespace=default_namespace,
+        allowed_namespaces=list(allowed_namespaces),
+        read_only=read_only,
+        is_sandbox=is_sandbox,
+    )
+    cluster.mcp_server_token = mcp_server_token
+    cluster.full_clean()
+    cluster.save()
+    audit_record(actor=actor, org=org, action="cluster.created", target=cluster, data={"name": name}, ip=ip)
+    return cluster
+
+
+@transaction.atomic
+def cluster_update(*, actor: User | None, cluster: ClusterConnection, ip: str | None = None, **changes):
+    """Change any of CLUSTER_FIELDS and/or `mcp_server_token` (the audit names changed fields, never values of it)."""
+    _require(actor, cluster.org, Role.ADMIN)
+    unknown = set(changes) - {*CLUSTER_FIELDS, "mcp_server_token"}
+    if unknown:
+        raise TypeError(f"cluster_update: unknown fields {sorted(unknown)}")
+    for field, value in changes.items():
+        setattr(cluster, field, value)
+    cluster.full_clean()
+    cluster.save()
+    data = {"changed": sorted(changes)}
+    audit_record(actor=actor, org=cluster.org, action="cluster.updated", target=cluster, data=data, ip=ip)
+    return cluster
+
+
+def _cluster_perms_delete(cluster_pks: list) -> None:
+    ct = ContentType.objects.get_for_model(ClusterConnection)
+    object_pks = [str(pk) for pk in cluster_pks]
+    UserObjectPermission.objects.filter(content_type=ct, object_pk__in=object_pks).delete()
+    GroupObjectPermission.objects.filter(content_type=ct, object_pk__in=object_pks).delete()
+
+
+@transaction.atomic
+def cluster_delete(*, actor: User | None, cluster: ClusterConnection, ip: str | None = None) -> None:
+    _require(actor, cluster.org, Role.ADMIN)
+    data = {"name": cluster.name}
+    audit_record(actor=actor, org=cluster.org, action="cluster.deleted", target=cluster, data=data, ip=ip)
+    _cluster_perms_delete([cluster.pk])
+    cluster.delete()
+
+
+@transaction.atomic
+def cluster_grant_create(
+    *,
+    actor: User | None,
+    cluster: ClusterConnection,
+    permission: str,
+    team: Team | None = None,
+    user: User | None = None,
+    ip: str | None = None,
+) -> ClusterGrant:
+    """Grant use_cluster or operate_cluster on a cluster to a team of its org or to one of its members."""
+    _require(actor, cluster.org, Role.ADMIN)
+    if permission not in CLUSTER_CODENAMES:
+        raise ValidationError({"permission": f"One of {', '.join(CLUSTER_CODENAMES)}."})
+    if (team is None) == (user is None):
+        raise ValidationError({"detail": "Grant to exactly one of team or user."})
+    if team is not None and team.org_id != cluster.org_id:
+        raise ValidationError({"team": "Not a team of this organisation."})
+    if user is not None and membership_get(user=user, org=cluster.org) is None:
+        raise ValidationError({"user": "Not a member of this organisation."})
+    holder = team.group if team is not None else user
+    if f"orgs.{permission}" in _perms_held(holder, cluster):
+        raise Conflict("This grant exists.")
+    row = assign_perm(f"orgs.{permission}", holder, cluster)
+    grant = ClusterGrant(
+        id=_grant_uuid(row, team is not None), cluster=cluster, permission=permission, team=team, user=user
+    )
+    data = {"permission": permission, "team": team.name if team else None, "user": user.email if user else None}
+    audit_record(actor=actor, org=cluster.org, action="cluster.grant_created", target=cluster, data=data, ip=ip)
+    return grant
+
+
+def _perms_held(holder, cluster: ClusterConnection) -> set[str]:
+    model = GroupObjectPermission if isinstance(holder, Group) else UserObjectPermission
+    ct = ContentType.objects.get_for_model(ClusterConnection)
+    holder_field = "group" if isinstance(holder, Group) else "user"
+    rows = model.objects.filter(**{holder_field: holder}, content_type=ct, object_pk=str(cluster.pk))
+    return {f"orgs.{codename}" for codename in rows.values_list("permission__codename", flat=True)}
+
+
+def _grant_uuid(row, is_group: bool):
+    return grant_id_make(GRANT_GROUP if is_group else GRANT_USER, row.pk)
+
+
+@transaction.atomic
+def cluster_grant_delete(*, actor: User, cluster: ClusterConnection, grant_id, ip: str | None = None) -> None:
+    grant = cluster_grant_get(user=actor, cluster=cluster, grant_id=grant_id)  # admin+ and visible, else 403/404
+    kind, _ = grant_id_parse(grant.id)
+    holder = grant.team.group if kind == GRANT_GROUP else grant.user
+    remove_perm(f"orgs.{grant.permission}", holder, cluster)
+    data = {
+        "permission": grant.permission,
+        "team": grant.team.name if grant.team else None,
+        "user": grant.user.email if grant.user else None,
+    }
+    audit_record(actor=actor, org=cluster.org, action="cluster.grant_deleted", target=cluster, data=data, ip=ip)
