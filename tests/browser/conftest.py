@@ -76,6 +76,24 @@ class Pages:
             context.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_released(live_database, django_db_blocker) -> Iterator[None]:
+    """After the live processes stopped, end this process's other connections to the test database (Django
+    keeps one per thread and per context, and playwright's greenlets are contexts of their own), so the
+    database can be dropped at the end of the session."""
+    yield
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    connection.close()
+
+
 @pytest.fixture
 def pages(browser, live_stack) -> Iterator[Pages]:
     from orgs.services import login_failures_reset
