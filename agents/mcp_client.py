@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -22,7 +24,6 @@ from dataclasses import dataclass
 import httpx2
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import PaginatedRequestParams
 
 from agents.errors import ToolServerError
@@ -31,6 +32,22 @@ from agents.tool_policy import ToolSpec, tool_spec
 log = logging.getLogger(__name__)
 
 OnOutput = Callable[[str], Awaitable[None]]
+
+_ssl_context: ssl.SSLContext | None = None
+_ssl_lock = threading.Lock()
+
+
+def _shared_ssl_context() -> ssl.SSLContext:
+    """The process's one client SSL context (httpx2's default: system CA store, hostname check).
+
+    A new httpx2 client builds its own context, which loads the whole CA store: ~50 ms of CPU per run on the
+    run loop, even for an http:// tool server. An SSLContext is safe to share between clients and threads.
+    """
+    global _ssl_context
+    with _ssl_lock:
+        if _ssl_context is None:
+            _ssl_context = httpx2.create_ssl_context()
+        return _ssl_context
 
 
 @dataclass
@@ -87,7 +104,9 @@ class ToolSession:
         try:
             async with AsyncExitStack() as stack:
                 timeout = httpx2.Timeout(30.0, read=self.timeout_s)
-                client = await stack.enter_async_context(create_mcp_http_client(headers=headers, timeout=timeout))
+                # What mcp's create_mcp_http_client builds, with the shared SSL context.
+                http = httpx2.AsyncClient(headers=headers, timeout=timeout, verify=_shared_ssl_context())
+                client = await stack.enter_async_context(http)
                 read, write = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
                 self._session = await stack.enter_async_context(ClientSession(read, write))
                 await self._session.initialize()
