@@ -16,7 +16,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from sandbox import logs, openapi, patching, protobuf, resources, scenarios, tables
-from sandbox.controller import Controller, seed_cluster
+from sandbox.controllers import Controller, seed_cluster
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import (
     SelectorError,
