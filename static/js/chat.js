@@ -25,6 +25,14 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// Arguments as stored (PostgreSQL jsonb reorders keys) and as streamed must read the same: keys sorted.
+function argsText(args) {
+  const sorted = (value) => Array.isArray(value) ? value.map(sorted)
+    : value && typeof value === "object" ? Object.fromEntries(Object.keys(value).sort().map((k) => [k, sorted(value[k])]))
+    : value;
+  return JSON.stringify(sorted(args ?? {}), null, 2);
+}
+
 function byKey(root, attr, value) {
   for (const node of root.querySelectorAll(`[${attr}]`)) if (node.getAttribute(attr) === value) return node;
   return null;
@@ -152,7 +160,7 @@ function toolCard(run, callId, tool, args, mutating) {
       mutating ? el("span", { class: "pill pill-warn", text: "changes cluster" }) : el("span", { class: "pill", text: "read-only" }),
       el("span", { class: "pill pill-run call-status", text: "running" })),
     el("div", { class: "card-body" },
-      el("pre", { class: "args", text: JSON.stringify(args, null, 2) }),
+      el("pre", { class: "args", text: argsText(args) }),
       el("pre", { class: "terminal", role: "log", "aria-label": `Output of ${tool}` })));
   run.body.append(card);
   return card;
@@ -187,7 +195,7 @@ function approvalCard(run, data) {
       el("span", { class: "pill pill-warn approval-state", text: "pending" }),
       el("span", { class: "muted small", text: `expires ${isNaN(expires) ? data.expires_at : expires.toLocaleString()}` })),
     el("div", { class: "card-body" },
-      el("pre", { class: "args", text: JSON.stringify(data.args, null, 2) }),
+      el("pre", { class: "args", text: argsText(data.args) }),
       diffView(data.preview)));
   if (page.can_decide) card.querySelector(".card-body").append(approvalActions(data.approval_id));
   else card.querySelector(".card-body").append(el("p", { class: "muted small", text: "Waiting for someone allowed to operate this cluster." }));
@@ -374,8 +382,11 @@ if (composer) {
     error.hidden = true;
     try {
       const result = await api("POST", `/api/v1/conversations/${page.id}/messages/`, { content });
-      userMessage({ id: result.message.id, content: result.message.content });
-      if (result.run) ensureRun(result.run.id, result.message.id);
+      const node = userMessage({ id: result.message.id, content: result.message.content });
+      // The socket may have delivered run.queued before this response: the question goes above its run.
+      const early = result.run && state.runs.get(result.run.id);
+      if (early) early.root.before(node);
+      else if (result.run) ensureRun(result.run.id, result.message.id);
       input.value = "";
     } catch (err) {
       error.textContent = err.message;

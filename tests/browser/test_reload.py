@@ -22,7 +22,7 @@ def test_reload_mid_run_loses_and_duplicates_nothing(shop, live_llm, pages):
     before = page.locator("#timeline").inner_text()
 
     page.reload()
-    expect(page.locator("#timeline")).to_have_text(before)
+    expect(page.locator("#timeline")).to_have_text(before, use_inner_text=True)
     expect(page.locator(".msg-user").filter(has_text=question)).to_have_count(1)
     expect(run.get_by_role("region", name="Plan")).to_have_count(1)
     card.get_by_role("button", name="Approve").click()
