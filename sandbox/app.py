@@ -457,20 +457,7 @@ class SandboxServer:
         rv = q.get("resourceVersion") or "0"
         timeout = float(q.get("timeoutSeconds") or 1800)
         watcher = Watcher(t.rt)
-        initial: list[tuple[str, dict]] = []
-        if rv == "0":
-            initial = [("ADDED", o) for o in self.matching(request, t)]
-        elif not rv.isdigit():
-            raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv!r}")
-        else:
-            history = self.store.history
-            if history and len(history) == history.maxlen and int(rv) < history[0][0] - 1:
-                gone = ApiError(410, "Expired", f"too old resource version: {rv} ({history[0][0]})")
-                initial = [("ERROR", gone.status())]
-            else:
-                for event in history:
-                    if event[0] > int(rv) and event[2] == t.rt.key:
-                        watcher.queue.put_nowait(event)
+        initial = self._watch_start(request, t, rv, watcher)
         self.store.watchers.add(watcher)
 
         def visible(obj: dict | None) -> bool:
@@ -506,3 +493,19 @@ class SandboxServer:
                 self.store.watchers.discard(watcher)
 
         return StreamingResponse(stream(), media_type="application/json")
+
+    def _watch_start(self, request: Request, t: Target, rv: str, watcher: Watcher) -> list[tuple[str, dict]]:
+        """What a watch sends before live events: the current objects (rv "0"), a 410 ERROR when rv is older than
+        the kept history, else nothing (the history after rv is queued on the watcher instead)."""
+        if rv == "0":
+            return [("ADDED", o) for o in self.matching(request, t)]
+        if not rv.isdigit():
+            raise ApiError(400, "BadRequest", f"invalid resourceVersion {rv!r}")
+        history = self.store.history
+        if history and len(history) == history.maxlen and int(rv) < history[0][0] - 1:
+            gone = ApiError(410, "Expired", f"too old resource version: {rv} ({history[0][0]})")
+            return [("ERROR", gone.status())]
+        for event in history:
+            if event[0] > int(rv) and event[2] == t.rt.key:
+                watcher.queue.put_nowait(event)
+        return []

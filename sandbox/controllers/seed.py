@@ -17,9 +17,16 @@ def seed_cluster(store: Store) -> None:
         ns = {"metadata": {"name": name}}
         store.apply_defaults(BY_KEY[("", "namespaces")], ns)
         store.insert(BY_KEY[("", "namespaces")], ns)
+    store.insert(NODES, _node())
+    svc = _kubernetes_service()
+    store.apply_defaults(SERVICES, svc)
+    store.insert(SERVICES, svc)
+
+
+def _node() -> dict:
     stamp = now_iso()
     capacity = {"cpu": "4", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
-    node = {
+    return {
         "metadata": {
             "name": NODE_NAME,
             "labels": {
@@ -33,40 +40,7 @@ def seed_cluster(store: Store) -> None:
         "status": {
             "capacity": capacity,
             "allocatable": capacity,
-            "conditions": [
-                {
-                    "type": "MemoryPressure",
-                    "status": "False",
-                    "reason": "KubeletHasSufficientMemory",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                    "message": "kubelet has sufficient memory available",
-                },
-                {
-                    "type": "DiskPressure",
-                    "status": "False",
-                    "reason": "KubeletHasNoDiskPressure",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                    "message": "kubelet has no disk pressure",
-                },
-                {
-                    "type": "PIDPressure",
-                    "status": "False",
-                    "reason": "KubeletHasSufficientPID",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                    "message": "kubelet has sufficient PID available",
-                },
-                {
-                    "type": "Ready",
-                    "status": "True",
-                    "reason": "KubeletReady",
-                    "lastHeartbeatTime": stamp,
-                    "lastTransitionTime": stamp,
-                    "message": "kubelet is posting ready status",
-                },
-            ],
+            "conditions": _node_conditions(stamp),
             "addresses": [
                 {"type": "InternalIP", "address": "192.168.49.2"},
                 {"type": "Hostname", "address": NODE_NAME},
@@ -82,8 +56,31 @@ def seed_cluster(store: Store) -> None:
             },
         },
     }
-    store.insert(NODES, node)
-    svc = {
+
+
+def _node_conditions(stamp: str) -> list[dict]:
+    """A healthy node: no pressure of any kind, kubelet Ready."""
+    healthy = (
+        ("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+    )
+    return [
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "lastHeartbeatTime": stamp,
+            "lastTransitionTime": stamp,
+            "message": message,
+        }
+        for type_, status, reason, message in healthy
+    ]
+
+
+def _kubernetes_service() -> dict:
+    return {
         "metadata": {
             "name": "kubernetes",
             "namespace": "default",
@@ -94,5 +91,3 @@ def seed_cluster(store: Store) -> None:
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
         },
     }
-    store.apply_defaults(SERVICES, svc)
-    store.insert(SERVICES, svc)

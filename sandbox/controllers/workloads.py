@@ -87,49 +87,64 @@ class WorkloadController(ControllerBase):
 
     def sync_jobs(self) -> None:
         for job in self.store.items(JOBS):
-            spec, status = job["spec"], copy.deepcopy(job.get("status") or {})
-            if any(
-                c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                for c in status.get("conditions") or []
-            ):
-                continue
-            pods = self._pods_of(job)
-            phases = [(p.get("status") or {}).get("phase") for p in pods]
-            succeeded, failed = phases.count("Succeeded"), phases.count("Failed")
-            active = len(pods) - succeeded - failed
-            completions, parallelism = int(spec.get("completions", 1)), int(spec.get("parallelism", 1))
-            status.setdefault("startTime", now_iso())
-            if succeeded >= completions:
-                stamp = now_iso()
-                status["conditions"] = [
-                    {
-                        "type": "SuccessCriteriaMet",
-                        "status": "True",
-                        "reason": "CompletionsReached",
-                        "lastTransitionTime": stamp,
-                    },
-                    {"type": "Complete", "status": "True", "reason": "CompletionsReached", "lastTransitionTime": stamp},
-                ]
-                status["completionTime"] = stamp
-                self._event(job, "Completed", "Job completed", "job-controller")
-            elif failed > int(spec.get("backoffLimit", 6)):
-                message = "Job has reached the specified backoff limit"
-                status["conditions"] = [
-                    {
-                        "type": "Failed",
-                        "status": "True",
-                        "reason": "BackoffLimitExceeded",
-                        "message": message,
-                        "lastTransitionTime": now_iso(),
-                    }
-                ]
-                self._event(job, "BackoffLimitExceeded", message, "job-controller", "Warning")
-            else:
-                for _ in range(min(parallelism, completions - succeeded) - active):
-                    name = f"{job['metadata']['name']}-{random_suffix()}"
-                    self._create_pod(job, spec.get("template"), name, {})
-                    self._event(job, "SuccessfulCreate", f"Created pod: {name}", "job-controller")
-                    active += 1
-            status.update(active=active, succeeded=succeeded, failed=failed, ready=0)
-            status = {k: v for k, v in status.items() if v or k == "ready"}
-            self.store.set_status(JOBS, job, status)
+            self._sync_job(job)
+
+    def _sync_job(self, job: dict) -> None:
+        spec, status = job["spec"], copy.deepcopy(job.get("status") or {})
+        if _job_finished(status):
+            return
+        phases = [(p.get("status") or {}).get("phase") for p in self._pods_of(job)]
+        succeeded, failed = phases.count("Succeeded"), phases.count("Failed")
+        active = len(phases) - succeeded - failed
+        completions, parallelism = int(spec.get("completions", 1)), int(spec.get("parallelism", 1))
+        status.setdefault("startTime", now_iso())
+        if succeeded >= completions:
+            self._job_complete(job, status)
+        elif failed > int(spec.get("backoffLimit", 6)):
+            self._job_fail(job, status)
+        else:
+            active += self._job_pods_start(job, min(parallelism, completions - succeeded) - active)
+        status.update(active=active, succeeded=succeeded, failed=failed, ready=0)
+        status = {k: v for k, v in status.items() if v or k == "ready"}
+        self.store.set_status(JOBS, job, status)
+
+    def _job_complete(self, job: dict, status: dict) -> None:
+        stamp = now_iso()
+        status["conditions"] = [
+            {
+                "type": "SuccessCriteriaMet",
+                "status": "True",
+                "reason": "CompletionsReached",
+                "lastTransitionTime": stamp,
+            },
+            {"type": "Complete", "status": "True", "reason": "CompletionsReached", "lastTransitionTime": stamp},
+        ]
+        status["completionTime"] = stamp
+        self._event(job, "Completed", "Job completed", "job-controller")
+
+    def _job_fail(self, job: dict, status: dict) -> None:
+        message = "Job has reached the specified backoff limit"
+        status["conditions"] = [
+            {
+                "type": "Failed",
+                "status": "True",
+                "reason": "BackoffLimitExceeded",
+                "message": message,
+                "lastTransitionTime": now_iso(),
+            }
+        ]
+        self._event(job, "BackoffLimitExceeded", message, "job-controller", "Warning")
+
+    def _job_pods_start(self, job: dict, count: int) -> int:
+        """Create `count` pods (none when count <= 0); returns how many were created."""
+        for _ in range(count):
+            name = f"{job['metadata']['name']}-{random_suffix()}"
+            self._create_pod(job, job["spec"].get("template"), name, {})
+            self._event(job, "SuccessfulCreate", f"Created pod: {name}", "job-controller")
+        return max(0, count)
+
+
+def _job_finished(status: dict) -> bool:
+    return any(
+        c.get("type") in ("Complete", "Failed") and c.get("status") == "True" for c in status.get("conditions") or []
+    )
