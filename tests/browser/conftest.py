@@ -127,4 +127,4 @@ def screenshot(page: Page, name: str) -> None:
     """Save a full-page screenshot under test-artifacts/screenshots/ (git-ignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     width = page.viewport_size["width"]
-    page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True, animations="disabled")

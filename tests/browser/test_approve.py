@@ -28,8 +28,10 @@ def test_ask_approve_and_see_it_done(shop, live_llm, pages):
     expect(card.locator(".diff")).to_contain_text("replicas")
     expect(card).to_contain_text("expires")
     assert shop.replicas() == (1, 1)
+    card.get_by_role("button", name="Approve").scroll_into_view_if_needed()
     screenshot(page, "chat-approval")
     page.set_viewport_size(NARROW)
+    card.get_by_role("button", name="Approve").scroll_into_view_if_needed()
     screenshot(page, "chat-approval")
     page.set_viewport_size(WIDE)
 
@@ -51,8 +53,10 @@ def test_ask_approve_and_see_it_done(shop, live_llm, pages):
     expect(run_section(page).locator(".run-head .pill")).to_have_text("succeeded")
     expect(run_section(page).locator(".run-usage")).to_contain_text("tokens")
     expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+    answer.scroll_into_view_if_needed()
     screenshot(page, "chat-finished")
     page.set_viewport_size(NARROW)
+    answer.scroll_into_view_if_needed()
     screenshot(page, "chat-finished")
     assert shop.replicas_settled() == (3, 3)
     assert pages.dialogs == []
