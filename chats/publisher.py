@@ -15,9 +15,9 @@ price: if PostgreSQL itself crashes, the last few hundred milliseconds of events
 their seq numbers (the counter rolls back with them, the log stays consistent). Runs, approvals and
 messages, written by their own transactions, keep full durability; the event log is the replay stream.
 
-`aevent_publish` on PostgreSQL runs that statement on the caller's event loop through a psycopg
-AsyncConnection of its own (one per loop, autocommit), without a thread hop; `event_publish` uses the
-caller's Django connection and transaction.
+`aevent_publish` on PostgreSQL runs that statement on the caller's event loop through psycopg
+AsyncConnections of its own (a few per loop, one per conversation, autocommit), without a thread hop;
+`event_publish` uses the caller's Django connection and transaction.
 """
 
 import asyncio
@@ -202,24 +202,37 @@ def publisher_connections_close() -> None:
 
 
 class _AsyncPostgres:
-    """One psycopg AsyncConnection per event loop for the async hot path.
+    """A few psycopg AsyncConnections per event loop for the async hot path, one chosen per conversation.
 
     Token streams publish hundreds of events per second per process; a thread hop per event (and the GIL
     hand-over that comes with it) dominated the tail latency, so on PostgreSQL the one-statement insert
-    runs on the caller's loop. psycopg serialises statements on a connection, which keeps one loop's
-    events in call order.
+    runs on the caller's loop. psycopg serialises statements on a connection; with one connection per loop
+    every run of a worker queued behind every other run's round trip (at 50 concurrent streams the
+    connection was busy all the time), so each loop has CONNECTIONS_PER_LOOP of them and a conversation
+    always uses the same one: one conversation's events stay in call order, others' round trips overlap.
     """
 
-    def __init__(self):
-        self._connections = weakref.WeakKeyDictionary()
+    CONNECTIONS_PER_LOOP = 4
 
-    async def fetchone(self, sql: str, params: list):
+    def __init__(self):
+        self._connections = weakref.WeakKeyDictionary()  # loop -> CONNECTIONS_PER_LOOP slots (or None)
+        self._connecting = weakref.WeakKeyDictionary()  # loop -> [asyncio.Lock] * CONNECTIONS_PER_LOOP
+
+    async def fetchone(self, sql: str, params: list, *, key):
         loop = asyncio.get_running_loop()
-        conn = self._connections.get(loop)
+        slots = self._connections.get(loop)
+        if slots is None:
+            slots = self._connections[loop] = [None] * self.CONNECTIONS_PER_LOOP
+            self._connecting[loop] = [asyncio.Lock() for _ in range(self.CONNECTIONS_PER_LOOP)]
+        index = hash(key) % self.CONNECTIONS_PER_LOOP
+        conn = slots[index]
         if conn is None or conn.closed or conn.broken:
-            conn = await psycopg.AsyncConnection.connect(**_connect_kwargs(), autocommit=True)
-            await conn.execute("SET synchronous_commit TO OFF")
-            self._connections[loop] = conn
+            async with self._connecting[loop][index]:  # one connect per slot, even if many events wait for it
+                conn = slots[index]
+                if conn is None or conn.closed or conn.broken:
+                    conn = await psycopg.AsyncConnection.connect(**_connect_kwargs(), autocommit=True)
+                    await conn.execute("SET synchronous_commit TO OFF")
+                    slots[index] = conn
         cursor = await conn.execute(sql, params)
         return await cursor.fetchone()
 
@@ -244,7 +257,7 @@ async def _event_persist_async(*, conversation_id, run_id, type: str, data: dict
     conversation_uuid = uuid.UUID(str(conversation_id))
     run_uuid = uuid.UUID(str(run_id)) if run_id else None
     sql, params = _pg_insert_sql(conversation_uuid, run_uuid, type, text, ts, touch)
-    row = await _async_pg.fetchone(sql, params)
+    row = await _async_pg.fetchone(sql, params, key=conversation_uuid)
     if row is None:
         raise Conversation.DoesNotExist(f"conversation {conversation_id} does not exist")
     seq, event_id = row
