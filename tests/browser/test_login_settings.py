@@ -59,6 +59,8 @@ def test_settings_pages(shop, pages):
     screenshot(page, "settings-clusters")
 
     narrow = pages.login(shop.owner, NARROW)
+    narrow.get_by_role("link", name="Settings").click()  # reachable at 390 px too
+    expect(narrow.get_by_role("heading", name="Members")).to_be_visible()
     for name, tab in (
         ("settings-members", ""),
         ("settings-invitations", "invitations/"),

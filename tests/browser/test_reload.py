@@ -40,3 +40,8 @@ def test_reload_mid_run_loses_and_duplicates_nothing(shop, live_llm, pages):
     expect(run.locator(".run-answer .msg-assistant")).to_have_text(re.compile(r"^Scaled web in shop to 3 replicas"))
     terminal = run.get_by_role("article", name="Tool call k8s_scale").get_by_role("log")
     expect(terminal).to_have_text("deployment.apps/web scaled\n")
+    # every element keyed by an id (messages, runs, tool calls, approvals, plan steps) is there once
+    for key in ("data-message-id", "data-run-id", "data-call-id", "data-approval-id", "data-step-id"):
+        ids = page.locator(f"#timeline [{key}]").evaluate_all(f"els => els.map(e => e.getAttribute('{key}'))")
+        assert ids, key
+        assert len(ids) == len(set(ids)), (key, ids)

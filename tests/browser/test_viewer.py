@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import NARROW
 from tests.browser.flows import ASK, run_section, scale_script
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -23,3 +24,6 @@ def test_viewer_cannot_decide_or_open_settings(shop, live_llm, pages):
     assert response.status == 403
     response = page.goto(f"/orgs/{shop.org.slug}/settings/clusters/")
     assert response.status == 403
+    narrow = pages.login(shop.viewer, NARROW)
+    expect(narrow.get_by_role("link", name="Chat")).to_be_visible()
+    expect(narrow.get_by_role("link", name="Settings")).to_have_count(0)
