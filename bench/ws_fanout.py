@@ -145,11 +145,20 @@ async def _measure(port, token, conversations, env, tokens, rate, per_producer) 
     producers = [
         await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--produce", "--tokens", str(tokens), "--rate", str(rate), *share,
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE,
+            cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         for share in shares
     ]  # fmt: skip
+    # Warm workers, like a deployment's: every producer imports Django and its publisher first, then all
+    # start at once (otherwise the first producers stream while the last ones still spend seconds of CPU on
+    # their imports, and that start-up, not the relay, sets the tail).
+    for producer in producers:
+        line = await asyncio.wait_for(producer.stdout.readline(), 120)
+        assert line.strip() == b"ready", line
     last_seqs = {}
+    for producer in producers:
+        producer.stdin.write(b"go\n")
+        await producer.stdin.drain()
     for producer in producers:
         out, _ = await producer.communicate()
         lines = out.decode().strip().splitlines()
@@ -231,6 +240,8 @@ async def _produce(conversations: list[str], tokens: int, rate: float) -> dict:
         return event
 
     publisher.aevent_publish = timed_publish
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
     await asyncio.gather(*(_run_one(cid, tokens, rate) for cid in conversations))
     rows = await sync_to_async(list)(Conversation.objects.filter(pk__in=conversations).values_list("pk", "last_seq"))
     sent.sort()
