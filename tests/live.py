@@ -137,7 +137,9 @@ class LiveStack:
         return self.url.replace("http://", "ws://", 1)
 
     def worker_start(self) -> Proc:
-        argv = [str(VENV_BIN / "celery"), "-A", "skyflo", "worker", "--pool", "threads", "--concurrency", "50"]
+        # A thread pool like production, but small: every thread may hold a PostgreSQL connection, and several
+        # stacks share the test server's max_connections.
+        argv = [str(VENV_BIN / "celery"), "-A", "skyflo", "worker", "--pool", "threads", "--concurrency", "8"]
         argv += ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"w{len(self.workers)}@%h"]
         self.worker = Proc(f"worker{len(self.workers)}", argv, self.env, self.workdir)
         self.workers.append(self.worker)
