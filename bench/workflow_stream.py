@@ -105,7 +105,9 @@ async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_
         websockets.connect(
             uri, subprotocols=["skyflo.v1", f"bearer.{token}"], additional_headers={"Origin": stack.url}
         ) as ws,
-        httpx.AsyncClient(base_url=f"{stack.url}/api/v1", headers={"Authorization": f"Bearer {token}"}) as c,
+        httpx.AsyncClient(
+            base_url=f"{stack.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as c,
     ):
         posted_at = time.time()
         response = await c.post(f"/conversations/{conversation_id}/messages/", json={"content": "tell me"})
