@@ -264,7 +264,13 @@ def main() -> None:
     llm = ScriptedLLMHandle(llm_server.url, "bench")
     redis_db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
     env = _stack_env(
-        llm.base_url, redis_db, {"SKYFLO_MAX_CONCURRENT_RUNS_PER_USER": "100", "SKYFLO_LOG_LEVEL": "WARNING"}
+        llm.base_url,
+        redis_db,
+        {
+            "SKYFLO_MAX_CONCURRENT_RUNS_PER_USER": "100",
+            "SKYFLO_LOG_LEVEL": "WARNING",
+            "SKYFLO_WORKER_CONCURRENCY": str(max(args.runs) + 10),
+        },
     )
     report: dict = {"streaming": []}
     with run_sandbox() as sandbox, run_toolserver(sandbox.env) as toolserver:

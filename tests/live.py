@@ -137,9 +137,8 @@ class LiveStack:
         return self.url.replace("http://", "ws://", 1)
 
     def worker_start(self) -> Proc:
-        # A thread pool like production, but small: every thread may hold a PostgreSQL connection, and several
-        # stacks share the test server's max_connections.
-        argv = [str(VENV_BIN / "celery"), "-A", "skyflo", "worker", "--pool", "threads", "--concurrency", "8"]
+        # The pool and its size come from settings (SKYFLO_WORKER_CONCURRENCY, set in _stack_env).
+        argv = [str(VENV_BIN / "celery"), "-A", "skyflo", "worker"]
         argv += ["--loglevel", "INFO", "--without-gossip", "--without-mingle", "-n", f"w{len(self.workers)}@%h"]
         self.worker = Proc(f"worker{len(self.workers)}", argv, self.env, self.workdir)
         self.workers.append(self.worker)
@@ -169,6 +168,9 @@ def _stack_env(llm_base_url: str | None, redis_db: int, overrides: dict[str, str
         DJANGO_SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY") or _settings_secret(),
         SKYFLO_RUN_HEARTBEAT_TIMEOUT_S="5",
         SKYFLO_MAX_CONCURRENT_RUNS_PER_USER="60",
+        # Production's thread pool, but small: every thread may hold a PostgreSQL connection, and several
+        # stacks share the test server's max_connections. Benchmarks override it.
+        SKYFLO_WORKER_CONCURRENCY="8",
         SKYFLO_MESSAGE_RATE="1000/min",
         SKYFLO_USER_RATE="10000/min",
         PYTHONPATH=str(REPO_ROOT),
