@@ -129,7 +129,7 @@ async def _client(url, token, ready, ready_count, n, results, cid, connecting):
     results[cid] = frames
 
 
-async def _measure(port, token, conversations, env, tokens, rate, per_producer) -> dict:
+async def _measure(port, token, conversations, env, tokens, rate, per_producer, ramp_s) -> dict:
     ready, ready_count, results = asyncio.Event(), [], {}
     connecting = asyncio.Semaphore(8)  # a browser fleet does not open 50 sockets in the same millisecond
     clients = [
@@ -144,7 +144,8 @@ async def _measure(port, token, conversations, env, tokens, rate, per_producer) 
     shares = [conversations[i : i + per_producer] for i in range(0, len(conversations), per_producer)]
     producers = [
         await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--produce", "--tokens", str(tokens), "--rate", str(rate), *share,
+            sys.executable, __file__, "--produce", "--tokens", str(tokens), "--rate", str(rate),
+            "--ramp-s", str(ramp_s), *share,
             cwd=ROOT, env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         )
         for share in shares
@@ -200,9 +201,10 @@ def _report(results: dict, last_seqs: dict) -> dict:
 # --- producer process ----------------------------------------------------------------------------------------
 
 
-async def _run_one(cid: str, tokens: int, rate: float) -> None:
+async def _run_one(cid: str, tokens: int, rate: float, delay: float = 0.0) -> None:
     import uuid
 
+    await asyncio.sleep(delay)
     from chats import publisher
     from chats.publisher import DeltaStream
 
@@ -225,7 +227,7 @@ async def _run_one(cid: str, tokens: int, rate: float) -> None:
     await aevent_publish(conversation_id=cid, run_id=run, type="run.finished", data={"status": "succeeded"})
 
 
-async def _produce(conversations: list[str], tokens: int, rate: float) -> dict:
+async def _produce(conversations: list[str], tokens: int, rate: float, ramp_s: float = 0.0) -> dict:
     from asgiref.sync import sync_to_async
 
     from chats import publisher
@@ -240,9 +242,13 @@ async def _produce(conversations: list[str], tokens: int, rate: float) -> dict:
         return event
 
     publisher.aevent_publish = timed_publish
+    await publisher.publisher_warm()  # as a worker does when it starts (workflows.engine.warm_up)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
-    await asyncio.gather(*(_run_one(cid, tokens, rate) for cid in conversations))
+    # --ramp-s spreads the runs' starts evenly (conversations do not all start in the same millisecond);
+    # 0 starts them together, the worst case.
+    step = ramp_s / max(1, len(conversations))
+    await asyncio.gather(*(_run_one(cid, tokens, rate, n * step) for n, cid in enumerate(conversations)))
     rows = await sync_to_async(list)(Conversation.objects.filter(pk__in=conversations).values_list("pk", "last_seq"))
     sent.sort()
     print(json.dumps({"publish_p50_ms": sent[len(sent) // 2], "publish_p99_ms": sent[int(len(sent) * 0.99)]}))
@@ -255,12 +261,13 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=300, help="token deltas per conversation")
     parser.add_argument("--rate", type=float, default=100.0, help="tokens per second per conversation")
     parser.add_argument("--runs-per-producer", type=int, default=10, help="concurrent runs per producer process")
+    parser.add_argument("--ramp-s", type=float, default=0.0, help="spread the runs' starts over this many seconds")
     parser.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("ids", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.produce:
         _django()
-        print(json.dumps(asyncio.run(_produce(args.ids, args.tokens, args.rate))))
+        print(json.dumps(asyncio.run(_produce(args.ids, args.tokens, args.rate, args.ramp_s))))
         return
     env = _env()
     _database_ensure(env)
@@ -271,7 +278,7 @@ def main() -> None:
         daphne = _daphne(env, port)
         try:
             figures = asyncio.run(
-                _measure(port, token, conversations, env, args.tokens, args.rate, args.runs_per_producer)
+                _measure(port, token, conversations, env, args.tokens, args.rate, args.runs_per_producer, args.ramp_s)
             )
         finally:
             daphne.terminate()
@@ -283,6 +290,7 @@ def main() -> None:
                     "tokens": args.tokens,
                     "rate": args.rate,
                     "producers": -(-n // args.runs_per_producer),
+                    "ramp_s": args.ramp_s,
                     **figures,
                 }
             ),

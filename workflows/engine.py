@@ -146,11 +146,13 @@ async def _graph_get(build_graph):
 
 
 async def warm_up() -> None:
-    """Import the agents, compile the graph and open the checkpointer before the first run needs them
-    (a cold first run otherwise pays ~2 s of it)."""
+    """Import the agents, compile the graph, open the checkpointer and the event publisher's connections before
+    the first run needs them (a cold first run otherwise pays ~2 s of it)."""
+    from chats.publisher import publisher_warm
     from workflows.graph import build_graph
 
     await _graph_get(build_graph)
+    await publisher_warm()
 
 
 async def _start_input(graph, config: dict, run: Run, ctx: DjangoRunContext):
