@@ -15,6 +15,7 @@ from chats import selectors, services
 from chats.events import event_frame
 from chats.models import Conversation, Message
 from orgs.models import Organization
+from skyflo.api_errors import ACCESS_ERRORS as ERRORS
 from skyflo.pagination import CursorPagination
 
 EVENT_PAGE = 500
@@ -73,9 +74,6 @@ class EventFrameOutput(serializers.Serializer):
     run = serializers.UUIDField(allow_null=True)
     ts = serializers.DateTimeField()
     data = serializers.DictField()
-
-
-ERRORS = {401: None, 403: None, 404: None}
 
 
 def _conversation_detail(request, conversation) -> dict:

@@ -3,9 +3,17 @@
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+
+# The refusals every authenticated endpoint can answer, for extend_schema(responses={..., **ACCESS_ERRORS}).
+ACCESS_ERRORS = {
+    401: OpenApiResponse(description="No or expired credentials."),
+    403: OpenApiResponse(description="Visible but not allowed."),
+    404: OpenApiResponse(description="Not visible to you."),
+}
 
 
 class Conflict(exceptions.APIException):

@@ -39,7 +39,7 @@ VENV_BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_S = 40.0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -190,7 +190,7 @@ def _settings_secret() -> str:
 
 def stack_start(env: dict[str, str], *, beat: bool = True) -> LiveStack:
     workdir = Path(tempfile.mkdtemp(prefix="skyflo-live-"))
-    port = _free_port()
+    port = free_port()
     web = Proc(
         "daphne",
         [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "skyflo.asgi:application"],

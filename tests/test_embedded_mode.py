@@ -6,7 +6,6 @@ This is the one test on SQLite (STYLE.md); it drives `bash scripts/run.sh` exact
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -14,21 +13,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.live import free_port
 from tests.scripted_llm import call, plan, say, verdict
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def embedded(tmp_path, scripted_llm):
-    port = _free_port()
+    port = free_port()
     env = {
         k: v
         for k, v in os.environ.items()

@@ -14,14 +14,9 @@ from rest_framework.views import APIView
 from chats.api import ConversationMessagesView as ChatMessagesView
 from chats.api import MessageOutput
 from chats.selectors import conversation_get_for_view
+from skyflo.api_errors import ACCESS_ERRORS as ERRORS
 from workflows import selectors, services
 from workflows.models import Approval, Run
-
-ERRORS = {
-    401: OpenApiResponse(description="No or expired credentials."),
-    403: OpenApiResponse(description="Visible but not allowed."),
-    404: OpenApiResponse(description="Not visible to you."),
-}
 
 
 class ApprovalOutputSerializer(serializers.Serializer):
