@@ -21,7 +21,7 @@ from django.utils import timezone
 from chats.models import Conversation, Message
 from chats.publisher import event_publish
 from orgs.models import Role, User
-from orgs.selectors import cluster_can_operate, cluster_can_use, has_role
+from orgs.selectors import cluster_can_operate, has_role
 from skyflo.api_errors import Conflict, TooManyRequests
 from workflows.models import Approval, Run
 
@@ -66,10 +66,9 @@ def _dispatch_after_commit(run_id, resume: dict | None = None) -> None:
 def _run_create_access(*, user: User, conversation: Conversation) -> None:
     from chats.selectors import conversation_can_ask
 
+    # conversation_can_ask also requires that the user may use the conversation's cluster.
     if not conversation_can_ask(user=user, conversation=conversation):
-        raise PermissionDenied("You may read this conversation but not ask in it.")
-    if conversation.cluster is None or not cluster_can_use(user=user, cluster=conversation.cluster):
-        raise PermissionDenied("You may not use this conversation's cluster.")
+        raise PermissionDenied("You may not ask in this conversation, or may not use its cluster.")
 
 
 @transaction.atomic
