@@ -55,11 +55,16 @@ async def test_it_kills_the_command_when_the_awaiting_task_is_cancelled(tool_ses
 
     args = {"kind": "deployment", "name": "analytics", "namespace": k8s_namespace}
     task = asyncio.create_task(tool_session.call("k8s_rollout_status", args, call_id="c1", on_output=on_output))
-    for _ in range(200):
-        if commands_mentioning(k8s_namespace):
+    # Bounded wait for the watch to show up (a loaded CI machine once needed more than 10 s); if the call ends
+    # instead, say how, rather than only that no process was seen.
+    for _ in range(600):
+        if commands_mentioning(k8s_namespace) or task.done():
             break
         await asyncio.sleep(0.05)
-    assert commands_mentioning(k8s_namespace), "the rollout watch never started"
+    assert not task.done(), (
+        f"the rollout watch ended on its own: {task.result() if not task.exception() else task.exception()!r}"
+    )
+    assert commands_mentioning(k8s_namespace), f"the rollout watch never started (output so far: {lines})"
 
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
