@@ -91,7 +91,7 @@ RUNS_IN_PROCESS = REDIS_URL is None
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "skyflo.channel_layer.PubSubChannelLayer",
             "CONFIG": {"hosts": [REDIS_URL], "prefix": "skyflo"},
         }
     }
