@@ -17,8 +17,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from chats.deltas import DeltaStream
 from chats.models import Message
-from chats.publisher import DeltaStream, aevent_publish
+from chats.publisher import aevent_publish
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
 

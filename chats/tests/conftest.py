@@ -10,8 +10,8 @@ from django.db import connection
 from guardian.shortcuts import assign_perm
 from rest_framework_simplejwt.tokens import AccessToken
 
+from chats.event_log import event_log_connections_close
 from chats.models import Conversation
-from chats.publisher import publisher_connections_close
 from orgs.models import ClusterConnection, Organization, Team, User
 from skyflo.asgi import application
 from tests.accounts import OrgTrio, make_cluster, make_team
@@ -49,7 +49,7 @@ def _close_thread_connections(django_db_setup, django_db_blocker):
     """Consumers and the async publisher hold connections in worker threads; end them before the test
     database is dropped."""
     yield
-    publisher_connections_close()
+    event_log_connections_close()
     with django_db_blocker.unblock(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(

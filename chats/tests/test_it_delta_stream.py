@@ -1,10 +1,12 @@
+import asyncio
 import json
 
 import pytest
 from asgiref.sync import sync_to_async
 
-from chats.models import RunEvent
-from chats.publisher import DeltaStream, aevent_publish
+from chats.deltas import DeltaStream
+from chats.models import Conversation, RunEvent
+from chats.publisher import aevent_publish
 from chats.tests.conftest import access_token, ws_communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,3 +43,61 @@ async def test_it_sends_a_lone_token_at_once_and_coalesces_a_burst(world):
     assert [f["seq"] for f in frames] == list(range(1, len(frames) + 1))
     logged = await sync_to_async(list)(RunEvent.objects.order_by("seq").values_list("type", flat=True))
     assert logged == [f["type"] for f in frames]
+
+
+async def test_it_batches_many_streams_and_keeps_each_streams_text_and_order(world):
+    conversations = [world.conversation] + [
+        await sync_to_async(Conversation.objects.create)(
+            org=world.org, cluster=world.cluster, owner=world.trio.operator, title=f"c{i}"
+        )
+        for i in range(11)
+    ]
+    tokens = [f"t{i} " for i in range(40)]
+
+    async def stream_tokens(conversation, agent):
+        stream = DeltaStream(conversation_id=conversation.pk, run_id=RUN, message_id=agent, agent=agent)
+        for token in tokens:
+            await stream.push(token)
+            await asyncio.sleep(0.002)
+        await stream.close()
+        return stream.frames
+
+    # Twelve conversations at once, one of them with two messages streaming side by side.
+    frames = await asyncio.gather(
+        *(stream_tokens(conversation, "responder") for conversation in conversations),
+        stream_tokens(world.conversation, "planner"),
+    )
+
+    for conversation in conversations:
+        logged = await sync_to_async(list)(
+            RunEvent.objects.filter(conversation=conversation).order_by("seq").values_list("seq", "data")
+        )
+        assert [seq for seq, _ in logged] == list(range(1, len(logged) + 1))
+        for agent in ("responder", "planner") if conversation == world.conversation else ("responder",):
+            text = "".join(data["text"] for _, data in logged if data["agent"] == agent)
+            assert text == "".join(tokens)
+    assert sum(frames) < 13 * len(tokens)  # under load, tokens share frames
+
+
+async def test_it_fails_only_the_stream_whose_conversation_is_gone(world):
+    other = await sync_to_async(Conversation.objects.create)(
+        org=world.org, cluster=world.cluster, owner=world.trio.operator, title="other"
+    )
+    doomed = DeltaStream(conversation_id=other.pk, run_id=RUN, message_id="m1", agent="responder")
+    alive = DeltaStream(conversation_id=world.conversation.pk, run_id=RUN, message_id="m2", agent="responder")
+    await doomed.push("a ")
+    await alive.push("a ")
+    await doomed.flush()
+    await alive.flush()
+    await sync_to_async(other.delete)()
+
+    await doomed.push("b ")
+    await alive.push("b ")
+    with pytest.raises(Conversation.DoesNotExist):
+        await doomed.flush()
+    await alive.close()
+
+    logged = await sync_to_async(list)(
+        RunEvent.objects.filter(conversation=world.conversation).order_by("seq").values_list("data", flat=True)
+    )
+    assert "".join(data["text"] for data in logged) == "a b "

@@ -4,7 +4,8 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
-from chats.publisher import DeltaStream, aevent_publish
+from chats.deltas import DeltaStream
+from chats.publisher import aevent_publish
 from chats.tests.conftest import access_token, ws_communicator, ws_frames
 
 pytestmark = pytest.mark.django_db(transaction=True)
