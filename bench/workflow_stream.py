@@ -28,7 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
-os.environ.setdefault("DJANGO_DEBUG", "1")
+# Production settings, as deployed: DEBUG off (no SQL recording, no debug cursor), plain HTTP on 127.0.0.1.
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "x" * 60)
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skyflo_wf_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
 

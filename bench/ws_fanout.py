@@ -33,8 +33,11 @@ def _env() -> dict:
     env = dict(os.environ)
     env.setdefault("DATABASE_URL", DEFAULT_DB)
     env.setdefault("REDIS_URL", DEFAULT_REDIS)
-    env.setdefault("DJANGO_DEBUG", "1")
+    # Production settings, as deployed: DEBUG off (no SQL recording, no debug cursor), plain HTTP on 127.0.0.1.
+    env.setdefault("DJANGO_DEBUG", "0")
     env.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "x" * 60)
+    env.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
+    env.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
     env.setdefault("SKYFLO_LOG_LEVEL", "WARNING")
     env["DJANGO_SETTINGS_MODULE"] = "skyflo.settings"
     return env
@@ -108,7 +111,7 @@ def _parse_ts(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-async def _client(url, token, ready, ready_count, n, results, cid, connecting):
+async def _client(url, token, ready, ready_count, n, results, cid, connecting, all_done):
     from websockets.asyncio.client import connect
 
     frames = []
@@ -123,19 +126,24 @@ async def _client(url, token, ready, ready_count, n, results, cid, connecting):
         async for raw in ws:
             now = time.time()
             frame = json.loads(raw)
-            frames.append((frame["seq"], frame["type"], now - _parse_ts(frame["ts"])))
+            frames.append((frame["seq"], frame["type"], now - _parse_ts(frame["ts"]), now))
             if frame["type"] == "run.finished":
                 break
-    results[cid] = frames
+        results[cid] = frames
+        # Stay connected until every client has its run.finished, as a browser tab does after an answer: the
+        # teardown of the first sockets would otherwise compete with the last frames of the others.
+        if len(results) == n:
+            all_done.set()
+        await all_done.wait()
 
 
-async def _measure(port, token, conversations, env, tokens, rate, per_producer, ramp_s) -> dict:
-    ready, ready_count, results = asyncio.Event(), [], {}
+async def _measure(port, token, conversations, env, tokens, rate, per_producer, ramp_s, dump=None) -> dict:
+    ready, ready_count, results, all_done = asyncio.Event(), [], {}, asyncio.Event()
     connecting = asyncio.Semaphore(8)  # a browser fleet does not open 50 sockets in the same millisecond
     clients = [
         asyncio.create_task(
             _client(f"ws://127.0.0.1:{port}/ws/conversations/{cid}/", token, ready, ready_count, len(conversations),
-                    results, cid, connecting)
+                    results, cid, connecting, all_done)
         )
         for cid in conversations
     ]  # fmt: skip
@@ -161,13 +169,19 @@ async def _measure(port, token, conversations, env, tokens, rate, per_producer, 
         producer.stdin.write(b"go\n")
         await producer.stdin.drain()
     for producer in producers:
-        out, _ = await producer.communicate()
-        lines = out.decode().strip().splitlines()
-        print("  producer:", lines[-2], file=sys.stderr)
-        last_seqs.update(json.loads(lines[-1]))
+        print("  producer:", (await producer.stdout.readline()).decode().strip(), file=sys.stderr)
+        last_seqs.update(json.loads(await producer.stdout.readline()))
     _, pending = await asyncio.wait(clients, timeout=30)
     for task in pending:
         task.cancel()
+    # Like workers, producers stay up after their runs: a process exiting (~0.1 s of CPU each) while the last
+    # frames are on their way would compete with them.
+    for producer in producers:
+        producer.stdin.write(b"exit\n")
+        await producer.stdin.drain()
+        await producer.wait()
+    if dump:
+        Path(dump).write_text(json.dumps(results))
     return _report(results, last_seqs)
 
 
@@ -176,11 +190,11 @@ def _report(results: dict, last_seqs: dict) -> dict:
     latencies = []
     for cid, last in last_seqs.items():
         frames = results.get(cid, [])
-        seqs = [seq for seq, _, _ in frames]
+        seqs = [seq for seq, *_ in frames]
         delivered += len(frames)
         lost += len(set(range(1, last + 1)) - set(seqs))
         disordered += sum(1 for a, b in zip(seqs, seqs[1:], strict=False) if b <= a)
-        latencies += [lat * 1000 for _, _, lat in frames]
+        latencies += [lat * 1000 for _, _, lat, _ in frames]
     latencies.sort()
 
     def pct(p):
@@ -206,7 +220,7 @@ async def _run_one(cid: str, tokens: int, rate: float, delay: float = 0.0) -> No
 
     await asyncio.sleep(delay)
     from chats import publisher
-    from chats.publisher import DeltaStream
+    from chats.deltas import DeltaStream
 
     aevent_publish = publisher.aevent_publish
 
@@ -243,6 +257,9 @@ async def _produce(conversations: list[str], tokens: int, rate: float, ramp_s: f
 
     publisher.aevent_publish = timed_publish
     await publisher.publisher_warm()  # as a worker does when it starts (workflows.engine.warm_up)
+    # Open the Django connection the final last_seq query uses now: connecting (a PostgreSQL backend fork) in
+    # every producer at the moment the runs end would compete with their last frames.
+    await sync_to_async(Conversation.objects.filter(pk__in=conversations).count)()
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)  # "go"
     # --ramp-s spreads the runs' starts evenly (conversations do not all start in the same millisecond);
@@ -251,7 +268,10 @@ async def _produce(conversations: list[str], tokens: int, rate: float, ramp_s: f
     await asyncio.gather(*(_run_one(cid, tokens, rate, n * step) for n, cid in enumerate(conversations)))
     rows = await sync_to_async(list)(Conversation.objects.filter(pk__in=conversations).values_list("pk", "last_seq"))
     sent.sort()
-    print(json.dumps({"publish_p50_ms": sent[len(sent) // 2], "publish_p99_ms": sent[int(len(sent) * 0.99)]}))
+    print(
+        json.dumps({"publish_p50_ms": sent[len(sent) // 2], "publish_p99_ms": sent[int(len(sent) * 0.99)]}),
+        flush=True,
+    )
     return {str(pk): last for pk, last in rows}
 
 
@@ -262,12 +282,16 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0, help="tokens per second per conversation")
     parser.add_argument("--runs-per-producer", type=int, default=10, help="concurrent runs per producer process")
     parser.add_argument("--ramp-s", type=float, default=0.0, help="spread the runs' starts over this many seconds")
+    parser.add_argument(
+        "--dump", help="write every received frame (seq, type, latency s, receive time) to this JSON file"
+    )
     parser.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("ids", nargs="*", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.produce:
         _django()
-        print(json.dumps(asyncio.run(_produce(args.ids, args.tokens, args.rate, args.ramp_s))))
+        print(json.dumps(asyncio.run(_produce(args.ids, args.tokens, args.rate, args.ramp_s))), flush=True)
+        sys.stdin.readline()  # "exit", once every client has its run.finished
         return
     env = _env()
     _database_ensure(env)
@@ -278,7 +302,17 @@ def main() -> None:
         daphne = _daphne(env, port)
         try:
             figures = asyncio.run(
-                _measure(port, token, conversations, env, args.tokens, args.rate, args.runs_per_producer, args.ramp_s)
+                _measure(
+                    port,
+                    token,
+                    conversations,
+                    env,
+                    args.tokens,
+                    args.rate,
+                    args.runs_per_producer,
+                    args.ramp_s,
+                    args.dump,
+                )
             )
         finally:
             daphne.terminate()

@@ -35,6 +35,8 @@ def _recheck_interval() -> float:
 
 @database_sync_to_async
 def _may_view(user, conversation_id) -> bool:
+    if selectors.conversation_is_active_owners(user_id=user.pk, conversation_id=conversation_id):
+        return True  # the common case, in one query (every socket asks every few seconds)
     try:
         user.refresh_from_db(fields=["is_active"])
     except ObjectDoesNotExist:

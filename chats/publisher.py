@@ -38,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 FRAME_MESSAGE_TYPE = "run.event"  # the channel-layer message type; ChatConsumer.run_event relays it
 DELTA_MAX_DELAY_S = 0.05
-DELTA_FRAMES_AT_ONCE = 10  # per window: up to 200 delta frames/s of a process go out as their tokens come
 
 
 def conversation_group(conversation_id) -> str:
@@ -173,17 +172,16 @@ async def _batch_publish(events: list[NewEvent]) -> tuple[list, object]:
 class _Batcher:
     """The loop's one sender of event batches; one batch is in flight at a time, so call order is kept.
 
-    Events leave with the next batch. Token streams (DeltaStream) wait by this rule: time is cut into windows
-    of DELTA_MAX_DELAY_S; while the current window has carried fewer than DELTA_FRAMES_AT_ONCE frames, pending
-    tokens leave with the next batch (a lone stream at 100 tokens/s sends every token as it comes). Once the
-    budget is spent (load: many streams in the process), pending tokens wait for the window's end and then
-    leave together, one frame per stream: with 50 streams that is one batch of 50 frames per window instead
-    of a statement and a Redis round trip per token. A closing stream (`hurry`) does not wait.
+    Events leave with the next batch. Token streams (DeltaStream) wait by this rule: while a single stream of
+    the process is active (it alone pushed tokens in this window or the previous one, windows being
+    DELTA_MAX_DELAY_S long), its tokens leave with the next batch, i.e. as they come. With several active
+    streams (load), tokens wait for the end of the window and leave together, one frame per stream: with 50
+    streams in a process that is one batch of 50 frames per window instead of a statement and a Redis round
+    trip per token. A closing stream (`hurry`) does not wait.
     """
 
-    def __init__(self, *, max_delay: float = DELTA_MAX_DELAY_S, at_once: int = DELTA_FRAMES_AT_ONCE):
+    def __init__(self, *, max_delay: float = DELTA_MAX_DELAY_S):
         self.max_delay = max_delay
-        self.at_once = at_once
         self._events: list[tuple[NewEvent, asyncio.Future]] = []
         self._streams: dict = {}  # DeltaStreams with pending tokens, in arrival order
         self._wake = asyncio.Event()
@@ -191,7 +189,8 @@ class _Batcher:
         self._hurry = False
         self._task: asyncio.Task | None = None
         self._window_start = float("-inf")
-        self._window_frames = 0
+        self._active_now: set = set()  # streams that pushed in this window
+        self._active_before: set = set()  # … and in the previous one
 
     def event(self, event: NewEvent) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
@@ -221,12 +220,16 @@ class _Batcher:
             while self._events or self._streams:
                 now = loop.time()
                 if now - self._window_start >= self.max_delay:
-                    self._window_start, self._window_frames = now, 0
-                deltas_due = bool(self._streams) and (self._hurry or self._window_frames < self.at_once)
+                    self._window_start = now
+                    self._active_before, self._active_now = self._active_now, set()
+                self._active_now.update(self._streams)
+                deltas_due = bool(self._streams) and (self._hurry or len(self._active_now | self._active_before) < 2)
                 if not self._events and not deltas_due:
                     self._urgent.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._urgent.wait(), self._window_start + self.max_delay - now)
+                    if loop.time() - self._window_start >= self.max_delay:
+                        self._hurry = True  # the window is over: what waited for it leaves now
                     continue
                 self._hurry = False
                 await self._send(with_deltas=deltas_due)
@@ -238,7 +241,6 @@ class _Batcher:
             self._streams.clear()
         taken = [stream.take() for stream in streams]
         batch = [event for event, _ in events] + [delta for delta, _ in taken]
-        self._window_frames += len(batch)
         try:
             results, ts = await _batch_publish(batch)
         except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it

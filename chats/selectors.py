@@ -66,6 +66,14 @@ def conversation_can_view(*, user, conversation_id) -> bool:
     return conversation_list(user=user).filter(pk=conversation_id).exists()
 
 
+def conversation_is_active_owners(*, user_id, conversation_id) -> bool:
+    """One query: the user owns the conversation, is active and still a member of its org (a sufficient
+    condition of conversation_can_view that reads the user's state from the database, not from memory)."""
+    return Conversation.objects.filter(
+        pk=conversation_id, owner_id=user_id, owner__is_active=True, org__memberships__user_id=user_id
+    ).exists()
+
+
 def conversation_can_ask(*, user, conversation: Conversation) -> bool:
     """May post messages (start runs): the owner or a holder of ask_conversation, who may also use the cluster."""
     if conversation.cluster_id is None or not conversation_can_view(user=user, conversation_id=conversation.pk):
