@@ -25,6 +25,7 @@ class DeltaStream:
         self.frames = 0
         self._pending: list[str] = []
         self._sent: asyncio.Future | None = None  # resolves when the batch carrying _pending has been sent
+        self._taken: asyncio.Future | None = None  # … and the one carrying the text taken last
         self._closed = False
         self._error: BaseException | None = None
 
@@ -42,9 +43,10 @@ class DeltaStream:
     async def flush(self) -> None:
         """Publish whatever is pending now and wait until every frame of this stream is persisted and sent."""
         if self._sent is not None:
-            sent = self._sent
             loop_batcher().hurry()
-            await asyncio.shield(sent)
+        waiting = self._sent or self._taken
+        if waiting is not None:
+            await asyncio.shield(waiting)
         self._raise_error()
 
     async def close(self) -> None:
@@ -61,6 +63,7 @@ class DeltaStream:
         data = {"message_id": self.message_id, "agent": self.agent, "text": "".join(self._pending)}
         event = NewEvent(conversation_id=self.conversation_id, run_id=self.run_id, type="message.delta", data=data)
         sent, self._sent = self._sent, None
+        self._taken = sent
         self._pending.clear()
         return event, sent
 

@@ -222,14 +222,13 @@ class _Batcher:
                 if now - self._window_start >= self.max_delay:
                     self._window_start = now
                     self._active_before, self._active_now = self._active_now, set()
+                    self._hurry = self._hurry or bool(self._streams)  # they waited for the window's end
                 self._active_now.update(self._streams)
                 deltas_due = bool(self._streams) and (self._hurry or len(self._active_now | self._active_before) < 2)
                 if not self._events and not deltas_due:
                     self._urgent.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._urgent.wait(), self._window_start + self.max_delay - now)
-                    if loop.time() - self._window_start >= self.max_delay:
-                        self._hurry = True  # the window is over: what waited for it leaves now
                     continue
                 self._hurry = False
                 await self._send(with_deltas=deltas_due)

@@ -101,3 +101,42 @@ async def test_it_fails_only_the_stream_whose_conversation_is_gone(world):
         RunEvent.objects.filter(conversation=world.conversation).order_by("seq").values_list("data", flat=True)
     )
     assert "".join(data["text"] for data in logged) == "a b "
+
+
+async def test_a_steady_flow_of_other_events_does_not_hold_back_coalesced_tokens(world):
+    others = [
+        await sync_to_async(Conversation.objects.create)(
+            org=world.org, cluster=world.cluster, owner=world.trio.operator, title=f"o{i}"
+        )
+        for i in range(2)
+    ]
+    streams = [
+        DeltaStream(conversation_id=c.pk, run_id=RUN, message_id=f"m{i}", agent="responder")
+        for i, c in enumerate(others)
+    ]
+    flowing = True
+
+    async def tool_output_lines(call_id):
+        line = 0
+        while flowing:  # back to back: some event is always waiting for the next batch
+            line += 1
+            data = {"call_id": call_id, "stream": "stdout", "chunk": f"line {line}\n"}
+            await aevent_publish(conversation_id=world.conversation.pk, run_id=RUN, type="tool.output", data=data)
+
+    lines = asyncio.gather(*(tool_output_lines(f"c{i}") for i in range(3)))
+    for i in range(60):  # two streams at once: the process is busy, tokens are coalesced per window
+        for stream in streams:
+            await stream.push(f"t{i} ")
+        await asyncio.sleep(0.005)
+    sent_before_close = await sync_to_async(RunEvent.objects.filter(type="message.delta").count)()
+    for stream in streams:
+        await stream.close()
+    flowing = False
+    await lines
+
+    assert sent_before_close > 0
+    for conversation in others:
+        texts = await sync_to_async(list)(
+            RunEvent.objects.filter(conversation=conversation).order_by("seq").values_list("data", flat=True)
+        )
+        assert "".join(t["text"] for t in texts) == "".join(f"t{i} " for i in range(60))
