@@ -28,11 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
-# Production settings, as deployed: DEBUG off (no SQL recording, no debug cursor), plain HTTP on 127.0.0.1.
-os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_DEBUG", "1")  # this process only (fixtures); the stack runs with DEBUG off
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "x" * 60)
-os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
-os.environ.setdefault("DJANGO_SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skyflo_wf_bench")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
 
@@ -117,7 +114,7 @@ async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_
         response = await c.post(f"/conversations/{conversation_id}/messages/", json={"content": "tell me"})
         response.raise_for_status()
         run_id = response.json()["run"]["id"]
-        out.update(run=run_id, posted=posted_at, latencies=[], tokens=set(), events=[])
+        out.update(run=run_id, posted=posted_at, latencies=[], tokens=set(), events=[], arrivals=[])
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), timeout=120))
             received = time.time()
@@ -129,6 +126,7 @@ async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_
                     if sent:
                         out["tokens"].add(word)
                         out["latencies"].append((received - float(sent)) * 1000)
+                        out["arrivals"].append((received, out["latencies"][-1]))
                 if cancel_after_first and "cancel_at" not in out:
                     out["cancel_at"] = time.time()
                     (await c.post(f"/runs/{run_id}/cancel/")).raise_for_status()
@@ -167,6 +165,9 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     if os.environ.get("BENCH_TRACE"):
         for kind, ts, _received, _ in results[0]["events"][:8]:
             print(f"  {kind:20} sent +{(ts_epoch(ts) - results[0]['posted']) * 1000:8.1f} ms", flush=True)
+    if os.environ.get("BENCH_DUMP"):  # per run: (receive time, latency ms) of every token, for a timeline
+        rows = [[(r["posted"], r.get("first_token"))] + r["arrivals"] for r in results]
+        Path(f"{os.environ['BENCH_DUMP']}-{n}.json").write_text(json.dumps(rows))
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     latencies = [ms for r in results for ms in r["latencies"]]
     lost = sum(tokens - len(r["tokens"]) for r in results)
@@ -274,6 +275,9 @@ def main() -> None:
             "SKYFLO_MAX_CONCURRENT_RUNS_PER_USER": "100",
             "SKYFLO_LOG_LEVEL": "WARNING",
             "SKYFLO_WORKER_CONCURRENCY": str(max(args.runs) + 10),
+            # Production settings, as deployed (the test stacks run with DEBUG on).
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
         },
     )
     report: dict = {"streaming": []}
