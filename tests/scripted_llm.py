@@ -272,7 +272,9 @@ class ServerThread:
 
     def __init__(self, app: ScriptedLLM | None = None, host: str = "127.0.0.1", port: int = 0):
         self.llm = app or ScriptedLLM()
-        sock = socket.socket()
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it
+        # the first token of a stream on a kept-alive connection waits ~40 ms for the client's delayed ACK.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         self.socket = sock
