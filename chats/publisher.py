@@ -220,8 +220,9 @@ class _Batcher:
             while self._events or self._streams:
                 now = loop.time()
                 if now - self._window_start >= self.max_delay:
-                    self._window_start = now
-                    self._active_before, self._active_now = self._active_now, set()
+                    previous_was_last = now - self._window_start < 2 * self.max_delay  # else windows went by idle
+                    self._active_before = self._active_now if previous_was_last else set()
+                    self._active_now, self._window_start = set(), now
                     self._hurry = self._hurry or bool(self._streams)  # they waited for the window's end
                 self._active_now.update(self._streams)
                 deltas_due = bool(self._streams) and (self._hurry or len(self._active_now | self._active_before) < 2)

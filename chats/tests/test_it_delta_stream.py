@@ -140,3 +140,18 @@ async def test_a_steady_flow_of_other_events_does_not_hold_back_coalesced_tokens
             RunEvent.objects.filter(conversation=conversation).order_by("seq").values_list("data", flat=True)
         )
         assert "".join(t["text"] for t in texts) == "".join(f"t{i} " for i in range(60))
+
+
+async def test_a_stream_that_ended_long_ago_does_not_make_the_next_one_wait(world):
+    earlier = DeltaStream(conversation_id=world.conversation.pk, run_id=RUN, message_id="m1", agent="responder")
+    await earlier.push("done ")
+    await earlier.close()
+    await asyncio.sleep(0.2)  # several idle windows
+
+    stream = DeltaStream(conversation_id=world.conversation.pk, run_id=RUN, message_id="m2", agent="responder")
+    for i in range(5):
+        await stream.push(f"t{i} ")
+        await asyncio.sleep(0.02)  # slower than a batch round trip: each token finds nothing in flight
+    await stream.close()
+
+    assert stream.frames == 5  # alone in the process: every token went out as it came
