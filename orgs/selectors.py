@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from guardian.core import ObjectPermissionChecker
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
@@ -58,8 +59,15 @@ def cluster_list(*, user: User, org: Organization) -> QuerySet[ClusterConnection
 
 
 def cluster_can_use(*, user: User, cluster: ClusterConnection) -> bool:
-    """May chat with read-only tools on the cluster."""
-    return cluster_list(user=user, org=cluster.org).filter(pk=cluster.pk).exists()
+    """May chat with read-only tools on the cluster: cluster_list's rule for one cluster. Asked on every posted
+    message and at every run's start, so it reads this cluster's grants (ObjectPermissionChecker: the user's
+    and their groups', one or two short queries) instead of building cluster_list's query (~15 ms of CPU)."""
+    membership = membership_get(user=user, org=cluster.org)
+    if membership is None:
+        return False
+    if membership.has_role(Role.ADMIN):
+        return True
+    return bool(set(ObjectPermissionChecker(user).get_perms(cluster)) & set(CLUSTER_CODENAMES))
 
 
 def cluster_can_operate(*, user: User, cluster: ClusterConnection) -> bool:
