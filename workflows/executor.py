@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -26,15 +27,29 @@ logger = logging.getLogger(__name__)
 CANCEL_POLL_S = 0.3
 HOUSEKEEPING_S = 30.0
 DB_THREADS = 16
+CONNECTION_CHECK_S = 5.0
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 _db_pool = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="skyflo-run-db")
 
 
+_db_thread = threading.local()
+
+
 def _db_call(fn, args, kwargs):
-    close_old_connections()
-    return fn(*args, **kwargs)
+    # close_old_connections() drops a connection past CONN_MAX_AGE or left unusable by an error, and makes the
+    # next query health-check it with a round trip of its own. Once per CONNECTION_CHECK_S per thread (and after
+    # any error) is enough; before every call it doubled the round trips of every run's database work.
+    now = time.monotonic()
+    if now - getattr(_db_thread, "checked_at", float("-inf")) >= CONNECTION_CHECK_S:
+        close_old_connections()
+        _db_thread.checked_at = now
+    try:
+        return fn(*args, **kwargs)
+    except Exception:
+        _db_thread.checked_at = float("-inf")
+        raise
 
 
 async def db(fn, *args, **kwargs):
