@@ -25,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from tests.live import free_port  # noqa: E402
+
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/skyflo_chats_bench"
 DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
 
@@ -82,12 +84,6 @@ def _fixtures(n: int) -> tuple[str, list[str]]:
     token = AccessToken.for_user(user)
     token.set_exp(lifetime=__import__("datetime").timedelta(hours=1))
     return str(token), [str(c.pk) for c in conversations]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _daphne(env: dict, port: int) -> subprocess.Popen:
@@ -298,7 +294,7 @@ def main() -> None:
     _django()
     for n in args.conversations:
         token, conversations = _fixtures(n)
-        port = _free_port()
+        port = free_port()
         daphne = _daphne(env, port)
         try:
             figures = asyncio.run(
