@@ -1,14 +1,16 @@
-"""Django admin for staff. Changes made here are audited like their API counterparts; the cluster token is
-write-only (never rendered), and the audit log is read-only."""
+"""Django admin for staff. Changes made here are audited like their API counterparts and keep the API's rules
+(an organisation keeps at least one owner; removing a member removes their team places and cluster grants);
+the cluster token is write-only (never rendered), and the audit log is read-only."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
-from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Team, User
-from orgs.services import audit_record
+from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Role, Team, User
+from orgs.services import OWNER_RULE, audit_record, membership_delete_with_access
 
 
 def _ip(request) -> str | None:
@@ -30,6 +32,10 @@ class AuditedAdmin(admin.ModelAdmin):
         audit_record(actor=request.user, org=self._org(obj), action=action, target=obj, data=data, ip=_ip(request))
 
     def delete_model(self, request, obj):
+        self._audit_deleted(request, obj)
+        super().delete_model(request, obj)
+
+    def _audit_deleted(self, request, obj):
         audit_record(
             actor=request.user,
             org=self._org(obj),
@@ -38,7 +44,6 @@ class AuditedAdmin(admin.ModelAdmin):
             data={"object": str(obj), "via": "admin"},
             ip=_ip(request),
         )
-        super().delete_model(request, obj)
 
 
 @admin.register(User)
@@ -56,8 +61,45 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ["is_active", "is_staff"]
 
 
+def _other_owner_exists(org_id, membership_pk) -> bool:
+    return Membership.objects.filter(org_id=org_id, role=Role.OWNER).exclude(pk=membership_pk).exists()
+
+
+class MembershipForm(forms.ModelForm):
+    """The API's rule in the admin: an organisation that has an owner keeps at least one."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "org", "role"]
+
+    def clean(self):
+        cleaned = super().clean()
+        before = self.instance
+        if before._state.adding or before.role != Role.OWNER:
+            return cleaned
+        org = cleaned.get("org")
+        stays_owner = cleaned.get("role") == Role.OWNER and org is not None and org.pk == before.org_id
+        if not stays_owner and not _other_owner_exists(before.org_id, before.pk):
+            raise ValidationError(OWNER_RULE)
+        return cleaned
+
+
+class MembershipInlineFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        super().clean()
+        if any(self.errors) or self.instance._state.adding:
+            return
+        if not Membership.objects.filter(org=self.instance, role=Role.OWNER).exists():
+            return  # nothing to keep (an organisation created here without members yet)
+        kept = [form.cleaned_data for form in self.forms if form.cleaned_data and not form.cleaned_data.get("DELETE")]
+        if not any(data.get("role") == Role.OWNER for data in kept):
+            raise ValidationError(OWNER_RULE)
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
+    form = MembershipForm
+    formset = MembershipInlineFormSet
     extra = 0
     autocomplete_fields = ["user"]
 
@@ -73,10 +115,27 @@ class OrganizationAdmin(AuditedAdmin):
 @admin.register(Membership)
 class MembershipAdmin(AuditedAdmin):
     audit_domain = "member"
+    form = MembershipForm
     list_display = ["user", "org", "role", "created_at"]
     list_filter = ["role"]
     search_fields = ["user__email", "org__slug"]
     autocomplete_fields = ["user", "org"]
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.role == Role.OWNER and not _other_owner_exists(obj.org_id, obj.pk):
+            return False  # the organisation's last owner
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        self._audit_deleted(request, obj)
+        membership_delete_with_access(obj)
+
+    def delete_queryset(self, request, queryset):
+        for membership in queryset.select_related("org", "user"):
+            if membership.role == Role.OWNER and not _other_owner_exists(membership.org_id, membership.pk):
+                self.message_user(request, f"{membership}: {OWNER_RULE}", messages.ERROR)
+                continue
+            self.delete_model(request, membership)
 
 
 class TeamForm(forms.ModelForm):

@@ -29,8 +29,10 @@ from orgs.services.clusters import (
 )
 from orgs.services.invitations import invitation_accept, invitation_create, invitation_revoke
 from orgs.services.organizations import (
+    OWNER_RULE,
     member_remove,
     member_role_change,
+    membership_delete_with_access,
     org_create,
     org_delete,
     org_update,
@@ -40,6 +42,7 @@ from orgs.services.teams import team_create, team_delete, team_member_add, team_
 
 __all__ = [
     "CLUSTER_FIELDS",
+    "OWNER_RULE",
     "LoginFailed",
     "LoginThrottled",
     "audit_record",
@@ -57,6 +60,7 @@ __all__ = [
     "me_update",
     "member_remove",
     "member_role_change",
+    "membership_delete_with_access",
     "org_create",
     "org_delete",
     "org_update",

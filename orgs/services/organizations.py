@@ -65,6 +65,9 @@ def org_delete(*, actor: User, org: Organization, ip: str | None = None) -> None
     Group.objects.filter(pk__in=group_ids).delete()
 
 
+OWNER_RULE = "An organisation always keeps at least one owner."
+
+
 def _owner_count(org: Organization) -> int:
     return Membership.objects.select_for_update().filter(org=org, role=Role.OWNER).count()
 
@@ -76,7 +79,7 @@ def member_role_change(*, actor: User, membership: Membership, role: str, ip: st
     if Role.OWNER in (role, membership.role) and mine is not None and mine.role != Role.OWNER:
         raise PermissionDenied("Only an owner may grant or take the owner role.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(membership.org) <= 1:
-        raise Conflict("An organisation always keeps at least one owner.")
+        raise Conflict(OWNER_RULE)
     before, membership.role = membership.role, role
     membership.save(update_fields=["role"])
     data = {"user": membership.user.email, "from": before, "to": role}
@@ -95,14 +98,22 @@ def member_remove(*, actor: User, membership: Membership, ip: str | None = None)
         if membership.role == Role.OWNER and mine is not None and mine.role != Role.OWNER:
             raise PermissionDenied("Only an owner may remove an owner.")
     if membership.role == Role.OWNER and _owner_count(org) <= 1:
-        raise Conflict("An organisation always keeps at least one owner.")
-    user = membership.user
+        raise Conflict(OWNER_RULE)
+    audit_record(
+        actor=actor, org=org, action="member.removed", target=membership, data={"user": membership.user.email}, ip=ip
+    )
+    membership_delete_with_access(membership)
+
+
+def membership_delete_with_access(membership: Membership) -> None:
+    """Delete a membership with what it gave: the member's team places and direct grants on the org's clusters.
+    No checks and no audit (member_remove and the Django admin do those)."""
+    org, user = membership.org, membership.user
     for team in Team.objects.filter(org=org).select_related("group"):
         team.group.user_set.remove(user)
     ct = ContentType.objects.get_for_model(ClusterConnection)
     cluster_pks = [str(pk) for pk in org.clusters.values_list("pk", flat=True)]
     UserObjectPermission.objects.filter(user=user, content_type=ct, object_pk__in=cluster_pks).delete()
-    audit_record(actor=actor, org=org, action="member.removed", target=membership, data={"user": user.email}, ip=ip)
     membership.delete()
 
 

@@ -1,9 +1,11 @@
-"""The Django admin: every orgs model is listed; the cluster token is write-only; the audit log is read-only."""
+"""The Django admin: every orgs model is listed; the cluster token is write-only; the audit log is read-only; the
+one-owner rule and a removed member's access are handled as in the API."""
 
 import pytest
 from django.test import Client
+from guardian.shortcuts import assign_perm
 
-from orgs.models import AuditEvent, ClusterConnection, Role, Team
+from orgs.models import AuditEvent, ClusterConnection, Membership, Role, Team
 from orgs.services import audit_record
 from tests.accounts import make_cluster, make_member, make_org, make_team, make_user
 
@@ -71,3 +73,66 @@ def test_it_keeps_the_audit_log_read_only(staff):
     assert staff.post(f"/admin/orgs/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
     assert ClusterConnection.objects.count() == 0
+
+
+def test_it_keeps_the_last_owner_when_a_role_is_changed(staff):
+    org = make_org()
+    owner = make_member(org, Role.OWNER)
+    membership = Membership.objects.get(user=owner)
+    form = {"user": owner.pk, "org": org.pk, "role": Role.ADMIN}
+
+    response = staff.post(f"/admin/orgs/membership/{membership.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "An organisation always keeps at least one owner." in response.content.decode()
+    membership.refresh_from_db()
+    assert membership.role == Role.OWNER
+    make_member(org, Role.OWNER)  # with a second owner the first may step down
+    assert staff.post(f"/admin/orgs/membership/{membership.pk}/change/", form).status_code == 302
+    membership.refresh_from_db()
+    assert membership.role == Role.ADMIN
+
+
+def test_it_refuses_to_delete_the_last_owner_and_removes_a_member_with_their_access(staff):
+    org = make_org()
+    owner = Membership.objects.get(user=make_member(org, Role.OWNER))
+    viewer = make_member(org, Role.VIEWER)
+    team = make_team(org, "sre", members=(viewer,))
+    cluster = make_cluster(org)
+    assign_perm("orgs.use_cluster", viewer, cluster)
+
+    assert staff.post(f"/admin/orgs/membership/{owner.pk}/delete/", {"post": "yes"}).status_code == 403
+    staff.post(
+        "/admin/orgs/membership/",
+        {"action": "delete_selected", "_selected_action": [owner.pk], "post": "yes"},
+    )
+    assert Membership.objects.filter(pk=owner.pk).exists()
+
+    membership = Membership.objects.get(user=viewer)
+    assert staff.post(f"/admin/orgs/membership/{membership.pk}/delete/", {"post": "yes"}).status_code == 302
+    assert not Membership.objects.filter(user=viewer).exists()
+    assert viewer not in team.group.user_set.all()
+    assert not viewer.has_perm("orgs.use_cluster", cluster)
+    assert AuditEvent.objects.filter(action="member.deleted", org=org).exists()
+
+
+def test_it_keeps_an_owner_among_the_inline_memberships_of_an_organisation(staff):
+    org = make_org()
+    membership = Membership.objects.get(user=make_member(org, Role.OWNER))
+    form = {
+        "name": org.name,
+        "slug": org.slug,
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": membership.pk,
+        "memberships-0-org": org.pk,
+        "memberships-0-user": membership.user_id,
+        "memberships-0-role": Role.VIEWER,
+    }
+
+    response = staff.post(f"/admin/orgs/organization/{org.pk}/change/", form)
+
+    assert response.status_code == 200
+    assert "An organisation always keeps at least one owner." in response.content.decode()
+    membership.refresh_from_db()
+    assert membership.role == Role.OWNER
