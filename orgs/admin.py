@@ -11,10 +11,7 @@ from guardian.admin import GuardedModelAdmin
 
 from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Role, Team, User
 from orgs.services import OWNER_RULE, audit_record, membership_delete_with_access
-
-
-def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+from skyflo.client_ip import client_ip
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -29,7 +26,9 @@ class AuditedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         data = {"changed": sorted(form.changed_data), "via": "admin"}
         action = f"{self.audit_domain}.{'updated' if change else 'created'}"
-        audit_record(actor=request.user, org=self._org(obj), action=action, target=obj, data=data, ip=_ip(request))
+        audit_record(
+            actor=request.user, org=self._org(obj), action=action, target=obj, data=data, ip=client_ip(request)
+        )
 
     def delete_model(self, request, obj):
         self._audit_deleted(request, obj)
@@ -42,7 +41,7 @@ class AuditedAdmin(admin.ModelAdmin):
             action=f"{self.audit_domain}.deleted",
             target=obj,
             data={"object": str(obj), "via": "admin"},
-            ip=_ip(request),
+            ip=client_ip(request),
         )
 
 

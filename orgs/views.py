@@ -16,12 +16,9 @@ from rest_framework.exceptions import APIException
 
 from orgs import forms, selectors, services
 from orgs.models import Invitation, Membership, Role, User
+from skyflo.client_ip import client_ip
 
 MCP_TEST_TIMEOUT_S = 10
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def nav_context(request: HttpRequest, org=None) -> dict:

@@ -3,6 +3,7 @@
 Every reader fails at start with a message that names the variable, so a bad deployment stops before it serves.
 """
 
+import ipaddress
 import os
 from urllib.parse import urlparse
 
@@ -48,6 +49,17 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     raw = os.environ.get(name, "")
     items = [item.strip() for item in raw.split(",") if item.strip()]
     return items or list(default or [])
+
+
+def env_networks(name: str) -> list:
+    """A comma-separated list of IP addresses or networks (CIDR), as ipaddress networks."""
+    networks = []
+    for item in env_list(name):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name} must list IP addresses or networks (CIDR); {item!r} is neither") from None
+    return networks
 
 
 def env_url(name: str, *, schemes: set[str], default: str | None = None) -> str | None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from skyflo.env import ConfigError, env_bool, env_int, env_list, env_str, env_url
+from skyflo.env import ConfigError, env_bool, env_int, env_list, env_networks, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("SKYFLO_VAR_DIR", str(BASE_DIR / "var")))
@@ -123,6 +123,7 @@ SIGNUP_ENABLED = env_bool("SKYFLO_SIGNUP_ENABLED", False)
 INVITATION_TTL = timedelta(days=env_int("SKYFLO_INVITATION_TTL_DAYS", 7, minimum=1))
 LOGIN_FAILURE_LIMIT = env_int("SKYFLO_LOGIN_FAILURE_LIMIT", 5, minimum=1)  # per account and per IP, per window
 LOGIN_FAILURE_WINDOW_S = env_int("SKYFLO_LOGIN_FAILURE_WINDOW_S", 900, minimum=1)
+TRUSTED_PROXIES = env_networks("SKYFLO_TRUSTED_PROXIES")  # whose X-Forwarded-For is believed (skyflo/client_ip.py)
 
 SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=5),

@@ -6,8 +6,8 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from orgs import services
-from orgs.api.common import client_ip
 from orgs.selectors import org_list
+from skyflo.client_ip import client_ip
 
 
 class PublicAuthView(APIView):

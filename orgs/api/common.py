@@ -3,11 +3,8 @@ from rest_framework.generics import GenericAPIView
 
 from orgs.models import Organization
 from orgs.selectors import org_get
+from skyflo.client_ip import client_ip
 from skyflo.pagination import CursorPagination
-
-
-def client_ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
 
 
 class UserBriefOutput(serializers.Serializer):

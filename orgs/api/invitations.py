@@ -4,9 +4,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgs import services
-from orgs.api.common import OrgView, UserBriefOutput, client_ip
+from orgs.api.common import OrgView, UserBriefOutput
 from orgs.models import Role
 from orgs.selectors import invitation_get, invitation_list, team_list
+from skyflo.client_ip import client_ip
 
 
 class InvitationOutput(serializers.Serializer):

@@ -1,5 +1,7 @@
 """POST /auth/token/: a token pair for the right password; failures audited and throttled per account and per IP."""
 
+import ipaddress
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -70,3 +72,28 @@ def test_it_forgets_account_failures_after_a_success(db):
     for n in range(2):
         _login("ann@example.com", "wrong", ip=f"10.2.0.{n}")
     assert _login("ann@example.com", ip="10.2.1.1").status_code == 200
+
+
+def _login_via(proxy, forwarded_for, email, password=PASSWORD):
+    client = APIClient(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client.post(URL, {"email": email, "password": password}, format="json")
+
+
+def test_behind_a_trusted_proxy_it_throttles_and_audits_the_forwarded_client(db, settings):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/24")]
+    make_user("zed@example.com")
+    for n in range(3):  # the attacker writes its own X-Forwarded-For; the proxy appends the real address
+        assert _login_via("10.0.0.5", f"1.2.3.{n}, 203.0.113.7", f"nobody{n}@example.com", "wrong").status_code == 401
+
+    assert _login_via("10.0.0.5", "203.0.113.7", "zed@example.com").status_code == 429
+    assert _login_via("10.0.0.5", "198.51.100.2", "zed@example.com").status_code == 200  # another client, same proxy
+    assert AuditEvent.objects.filter(action="auth.login_failed", client_ip="203.0.113.7").count() == 3
+
+
+def test_it_ignores_x_forwarded_for_from_a_peer_that_is_not_a_trusted_proxy(db, settings):
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("10.0.0.0/24")]
+    make_user("zed@example.com")
+    for n in range(3):
+        assert _login_via("192.0.2.9", f"198.51.100.{n}", f"nobody{n}@example.com", "wrong").status_code == 401
+
+    assert _login_via("192.0.2.9", "198.51.100.99", "zed@example.com").status_code == 429  # counted as 192.0.2.9
