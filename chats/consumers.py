@@ -2,8 +2,10 @@
 
 Frames are relayed in seq order with no gap and no duplicate: the consumer remembers the last seq it sent;
 a live frame at or below it is dropped, and a live frame beyond the next one first pulls the missing seqs
-from the log (every seq below a sent one is already committed). Channels dispatches one message at a time
-per consumer, so live frames that arrive during a resume's replay wait in the queue and pass the same check.
+from the log (every seq below a sent one is already committed). The consumer handles one message at a time,
+so live frames that arrive during a resume's replay wait in the queue and pass the same check. Every few
+seconds the consumer also sends whatever the log holds beyond its last frame (a frame lost by the channel
+layer, which delivers at most once, reaches the client even when no later frame follows).
 """
 
 import asyncio
@@ -98,12 +100,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.channel_name = await self.channel_layer.new_channel()
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
-        one_at_a_time = asyncio.Lock()
+        self.one_at_a_time = asyncio.Lock()
 
         async def pump(source):
             while True:
                 message = await source()
-                async with one_at_a_time:
+                async with self.one_at_a_time:
                     await self.dispatch(message)
 
         readers = [asyncio.create_task(pump(receive)), asyncio.create_task(pump(self.channel_receive))]
@@ -179,7 +181,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
 
     async def _watch(self, user):
-        """Fallback for a missed notification, and the token-expiry timer."""
+        """Fallback for a missed notification or frame, and the token-expiry timer."""
         expires = self.scope.get("token_exp")
         # Spread the sockets' checks over the interval instead of running them all in the same second.
         first = (zlib.crc32(self.channel_name.encode()) % 1000) / 1000
@@ -198,3 +200,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if not await _may_view(user, self.conversation_id):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
+            async with self.one_at_a_time:
+                await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        """Send what the log holds beyond the last frame sent. The channel layer delivers at most once: a frame
+        lost on its way (a Redis reconnect, a failed send) would otherwise wait for the next live frame's gap
+        fill, and the last frames of a run have none."""
+        last = await _last_seq(self.conversation_id)
+        if last > self.last_sent:
+            await self._replay(after=self.last_sent, upto=last)

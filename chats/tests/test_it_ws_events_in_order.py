@@ -1,6 +1,12 @@
+import json
+import uuid
+
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.utils import timezone
 
+from chats.event_log import NewEvent, event_persist
 from chats.models import RunEvent
 from chats.publisher import aevent_publish, event_publish
 from chats.tests.conftest import access_token, ws_communicator, ws_frames
@@ -33,3 +39,30 @@ async def test_it_relays_events_in_seq_order_with_the_envelope(world):
     assert "".join(f["data"]["text"] for f in frames[2:]) == "".join(f"t{i} " for i in range(20))
     logged = await sync_to_async(list)(RunEvent.objects.filter(conversation=world.conversation).values_list("seq"))
     assert [seq for (seq,) in logged] == list(range(1, 23))
+
+
+def _log_without_frame(conversation_id, run_id) -> None:
+    """What a failed group send leaves behind: the event is in the log, its frame never left."""
+    with transaction.atomic():
+        new = NewEvent(
+            conversation_id=conversation_id, run_id=run_id, type="run.finished", data={"status": "succeeded"}
+        )
+        event_persist(new, timezone.now())
+
+
+async def test_an_event_whose_frame_was_lost_reaches_the_open_socket_without_a_reconnect(world, settings):
+    settings.WS_ACCESS_RECHECK_S = 0.3
+    run_id = "5d1c0000-0000-4000-8000-000000000006"
+    token = await sync_to_async(access_token)(world.trio.operator)
+    communicator = ws_communicator(world.conversation.pk, token=token)
+    assert (await communicator.connect())[0]
+    try:
+        await aevent_publish(conversation_id=world.conversation.pk, run_id=run_id, type="run.queued", data={})
+        first = json.loads(await communicator.receive_from(5))
+        await sync_to_async(_log_without_frame)(world.conversation.pk, uuid.UUID(run_id))
+        last = json.loads(await communicator.receive_from(5))  # no later frame follows to trigger a gap fill
+    finally:
+        await communicator.disconnect()
+
+    assert (first["seq"], first["type"]) == (1, "run.queued")
+    assert (last["seq"], last["type"], last["data"]) == (2, "run.finished", {"status": "succeeded"})
