@@ -3,7 +3,8 @@
 Frames are relayed in seq order with no gap and no duplicate: the consumer remembers the last seq it sent;
 a live frame at or below it is dropped, and a live frame beyond the next one first pulls the missing seqs
 from the log (every seq below a sent one is already committed). The consumer handles one message at a time,
-so live frames that arrive during a resume's replay wait in the queue and pass the same check. Every few
+so live frames that arrive during a resume's replay wait in the queue and pass the same check; until the
+client's resume (or RESUME_GRACE_S after the handshake) live frames are not relayed at all. Every few
 seconds the consumer also sends whatever the log holds beyond its last frame (a frame lost by the channel
 layer, which delivers at most once, reaches the client even when no later frame follows).
 """
@@ -32,6 +33,10 @@ CLOSE_FORBIDDEN = 4403  # access lost while connected
 CLOSE_NOT_FOUND = 4404  # not visible to this user (or does not exist)
 CLOSE_BAD_REQUEST = 4400
 REPLAY_CHUNK = 500
+# A client that resumes sends {"type": "resume"} as soon as the socket opens (the chat UI does); until it has,
+# or for at most this long, live frames wait in the channel queue, so that none is relayed before the replay of
+# older ones. A client that never resumes gets live frames from this long after its connect.
+RESUME_GRACE_S = 0.5
 
 
 def _recheck_interval() -> float:
@@ -87,6 +92,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Read after joining: every later seq reaches us live or through the gap fill.
         self.last_sent = await _last_seq(self.conversation_id)
         await self.accept(subprotocol=subprotocol)
+        asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
         self.watchdog = asyncio.create_task(self._watch(user))
         return None
 
@@ -101,14 +107,20 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
         self.base_send = send
         self.one_at_a_time = asyncio.Lock()
+        self.live = asyncio.Event()  # live frames are held until the client said where it is (see receive)
 
-        async def pump(source):
+        async def pump(source, *, after=None):
+            if after is not None:
+                await after.wait()
             while True:
                 message = await source()
                 async with self.one_at_a_time:
                     await self.dispatch(message)
 
-        readers = [asyncio.create_task(pump(receive)), asyncio.create_task(pump(self.channel_receive))]
+        readers = [
+            asyncio.create_task(pump(receive)),
+            asyncio.create_task(pump(self.channel_receive, after=self.live)),
+        ]
         try:
             done, _ = await asyncio.wait(readers, return_when=asyncio.FIRST_EXCEPTION)
             for task in done:
@@ -142,6 +154,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
+        try:
+            await self._receive(text_data)
+        finally:
+            self.live.set()  # the client's position is known (or it sent something else): relay live frames
+
+    async def _receive(self, text_data) -> None:
         try:
             message = json.loads(text_data or "")
         except ValueError:
@@ -200,8 +218,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if not await _may_view(user, self.conversation_id):
                 await self.close(code=CLOSE_FORBIDDEN)
                 return
-            async with self.one_at_a_time:
-                await self._catch_up()
+            if self.live.is_set():
+                async with self.one_at_a_time:
+                    await self._catch_up()
 
     async def _catch_up(self) -> None:
         """Send what the log holds beyond the last frame sent. The channel layer delivers at most once: a frame

@@ -59,3 +59,31 @@ async def test_it_resumed_client_ends_with_the_always_connected_sequence(world):
 
     assert [f["seq"] for f in always] == sorted({f["seq"] for f in always})
     assert seen + after_resume == always
+
+
+async def test_frames_published_between_the_handshake_and_the_resume_arrive_after_the_replay_once(world):
+    conversation_id = world.conversation.pk
+    await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="run.started", data={})  # seq 1
+    token = await sync_to_async(access_token)(world.trio.operator)
+    client = ws_communicator(conversation_id, token=token)
+    assert (await client.connect())[0]
+    try:
+        # The run goes on while the client's resume is on its way: seqs 2 and 3 are published live.
+        for step in ("s1", "s2"):
+            await aevent_publish(
+                conversation_id=conversation_id, run_id=RUN, type="step.started", data={"step_id": step}
+            )
+        await asyncio.sleep(0.1)  # a resume that takes a moment to arrive (well within RESUME_GRACE_S)
+        await client.send_json_to({"type": "resume", "after": 0})
+        frames = await ws_frames(client, 3)
+        await aevent_publish(
+            conversation_id=conversation_id, run_id=RUN, type="run.finished", data={"status": "succeeded"}
+        )
+        frames += await ws_frames(client, 1)
+        assert await client.receive_nothing(0.3)
+    finally:
+        await client.disconnect()
+
+    assert [(f["seq"], f["type"]) for f in frames] == [
+        (1, "run.started"), (2, "step.started"), (3, "step.started"), (4, "run.finished")
+    ]  # fmt: skip
