@@ -110,6 +110,7 @@ async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_
             base_url=f"{stack.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=60
         ) as c,
     ):
+        await ws.send(json.dumps({"type": "resume", "after": 0}))  # as the chat UI does when its socket opens
         posted_at = time.time()
         response = await c.post(f"/conversations/{conversation_id}/messages/", json={"content": "tell me"})
         response.raise_for_status()

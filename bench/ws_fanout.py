@@ -116,6 +116,7 @@ async def _client(url, token, ready, ready_count, n, results, cid, connecting, a
             url, subprotocols=["skyflo.v1", f"bearer.{token}"], origin="http://127.0.0.1", compression=None
         )
     async with ws:
+        await ws.send(json.dumps({"type": "resume", "after": 0}))  # as the chat UI does when its socket opens
         ready_count.append(cid)
         if len(ready_count) == n:
             ready.set()
