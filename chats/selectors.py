@@ -54,23 +54,23 @@ def conversation_get_for_view(*, user, conversation_id) -> Conversation:
     return conversation
 
 
+def _owned(*, user_id, conversation_id) -> QuerySet[Conversation]:
+    """The `owner=user` branch of conversation_list for one conversation, as one plain query. Building the
+    guardian query of shared conversations costs ~15 ms of CPU, and every posted message and every open
+    WebSocket (at connect and every few seconds) asks, nearly always about the user's own conversation."""
+    return Conversation.objects.filter(pk=conversation_id, owner_id=user_id, org__memberships__user_id=user_id)
+
+
 def _own_conversation(*, user, pk) -> Conversation | None:
-    """The `owner=user` branch of conversation_list for one conversation, in one plain query: building the
-    guardian query of shared conversations costs ~15 ms of CPU, and every posted message asks this."""
     if not user.is_authenticated or not user.is_active:
         return None
-    mine = Conversation.objects.filter(pk=pk, owner=user, org__memberships__user=user)
-    return mine.select_related("org", "cluster", "owner").first()
+    return _owned(user_id=user.pk, conversation_id=pk).select_related("org", "cluster", "owner").first()
 
 
 def conversation_can_view(*, user, conversation_id) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    # The common case first, in one cheap query: the owner, still a member of the conversation's org (the
-    # `owner=user` branch of conversation_list). Building the guardian query for shared conversations costs
-    # ~15 ms of CPU, and the WebSocket consumer asks this at connect and every few seconds per socket.
-    mine = Conversation.objects.filter(pk=conversation_id, owner=user, org__memberships__user=user)
-    if mine.exists():
+    if _owned(user_id=user.pk, conversation_id=conversation_id).exists():
         return True
     return conversation_list(user=user).filter(pk=conversation_id).exists()
 
@@ -78,9 +78,7 @@ def conversation_can_view(*, user, conversation_id) -> bool:
 def conversation_is_active_owners(*, user_id, conversation_id) -> bool:
     """One query: the user owns the conversation, is active and still a member of its org (a sufficient
     condition of conversation_can_view that reads the user's state from the database, not from memory)."""
-    return Conversation.objects.filter(
-        pk=conversation_id, owner_id=user_id, owner__is_active=True, org__memberships__user_id=user_id
-    ).exists()
+    return _owned(user_id=user_id, conversation_id=conversation_id).filter(owner__is_active=True).exists()
 
 
 def conversation_can_ask(*, user, conversation: Conversation) -> bool:
