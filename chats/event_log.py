@@ -1,7 +1,7 @@
 """The run event log: each event gets its conversation's next seq, in the statement that inserts it.
 
-    event_persist(*, conversation_id, run_id, type, data) -> RunEvent   (sync, the caller's connection/transaction)
-    await events_persist([NewEvent, …]) -> [(id, seq) or exception, …]  (async, one statement for the batch)
+    event_persist(NewEvent, ts) -> RunEvent                              (sync, the caller's connection/transaction)
+    await events_persist([NewEvent, …], ts) -> [(id, seq) or exception, …]  (async, one statement per batch)
 
 The seq counter is bumped on the conversation row, which serialises writers of one conversation until commit,
 and the events are inserted in the same statement, so a seq is visible in the log before any frame carrying
@@ -59,7 +59,6 @@ def async_commit_local() -> None:
 
 
 def event_persist(event: NewEvent, ts) -> RunEvent:
-    text = json.dumps(event.data)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(*_pg_batch_sql([event], ts))
@@ -68,13 +67,13 @@ def event_persist(event: NewEvent, ts) -> RunEvent:
             raise _gone(event)
         (event_id, _, seq), *_ = rows
     else:
-        seq, event_id = _insert_generic(event, text, ts)
+        seq, event_id = _insert_generic(event, ts)
     row = RunEvent(id=event_id, conversation_id=event.conversation_id, run_id=event.run_id, seq=seq, ts=ts)
-    row.type, row.data = event.type, json.loads(text)
+    row.type, row.data = event.type, event.data
     return row
 
 
-def _insert_generic(event: NewEvent, text: str, ts) -> tuple[int, int]:
+def _insert_generic(event: NewEvent, ts) -> tuple[int, int]:
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().only("last_seq").filter(pk=event.conversation_id)
         conversation = conversation.first()
@@ -88,7 +87,7 @@ def _insert_generic(event: NewEvent, text: str, ts) -> tuple[int, int]:
             run_id=event.run_id,
             seq=seq,
             type=event.type,
-            data=json.loads(text),
+            data=event.data,
             ts=ts,
         )
     return seq, row.id
@@ -125,8 +124,10 @@ RETURNING id, conversation_id, seq
 """
 
 
+_PG_BATCH_SQL = _PG_BATCH.format(conv=Conversation._meta.db_table, event=RunEvent._meta.db_table)
+
+
 def _pg_batch_sql(events: list[NewEvent], ts) -> tuple[str, list]:
-    sql = _PG_BATCH.format(conv=Conversation._meta.db_table, event=RunEvent._meta.db_table)
     rows = [
         {
             "c": str(e.conversation_id),
@@ -138,7 +139,7 @@ def _pg_batch_sql(events: list[NewEvent], ts) -> tuple[str, list]:
         for e in events
     ]
     ids = sorted({e.conversation_id for e in events})  # the index finds the rows (the JSON hides them)
-    return sql, [json.dumps(rows), ids, ts, ids, ts]
+    return _PG_BATCH_SQL, [json.dumps(rows), ids, ts, ids, ts]
 
 
 def _results_assign(events: list[NewEvent], rows) -> list:
@@ -165,8 +166,7 @@ def _events_persist_generic(events: list[NewEvent], ts) -> list:
     results = []
     for event in events:
         try:
-            with transaction.atomic():
-                row = event_persist(event, ts)
+            row = event_persist(event, ts)  # its own transaction (_insert_generic)
             results.append((row.id, row.seq))
         except Conversation.DoesNotExist as exc:
             results.append(exc)
