@@ -64,6 +64,10 @@ def _other_owner_exists(org_id, membership_pk) -> bool:
     return Membership.objects.filter(org_id=org_id, role=Role.OWNER).exclude(pk=membership_pk).exists()
 
 
+def _is_last_owner(membership: Membership) -> bool:
+    return membership.role == Role.OWNER and not _other_owner_exists(membership.org_id, membership.pk)
+
+
 class MembershipForm(forms.ModelForm):
     """The API's rule in the admin: an organisation that has an owner keeps at least one."""
 
@@ -121,8 +125,8 @@ class MembershipAdmin(AuditedAdmin):
     autocomplete_fields = ["user", "org"]
 
     def has_delete_permission(self, request, obj=None):
-        if obj is not None and obj.role == Role.OWNER and not _other_owner_exists(obj.org_id, obj.pk):
-            return False  # the organisation's last owner
+        if obj is not None and _is_last_owner(obj):
+            return False
         return super().has_delete_permission(request, obj)
 
     def delete_model(self, request, obj):
@@ -131,7 +135,7 @@ class MembershipAdmin(AuditedAdmin):
 
     def delete_queryset(self, request, queryset):
         for membership in queryset.select_related("org", "user"):
-            if membership.role == Role.OWNER and not _other_owner_exists(membership.org_id, membership.pk):
+            if _is_last_owner(membership):
                 self.message_user(request, f"{membership}: {OWNER_RULE}", messages.ERROR)
                 continue
             self.delete_model(request, membership)
