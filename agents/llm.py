@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 import openai
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, AsyncStream
 from pydantic import BaseModel, ValidationError
 
 from agents.errors import LLMError, LLMNotConfigured, RunCancelled
@@ -138,13 +138,24 @@ class LLMClient:
         return self.backoff_s * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
 
     async def _stream_once(self, client, messages, tools, on_token, is_cancelled, json_mode, emitted):
-        kwargs: dict = {"model": self.model, "messages": messages, "stream": True}
-        kwargs["stream_options"] = {"include_usage": True}
+        body: dict = {"model": self.model, "messages": messages, "stream": True}
+        body["stream_options"] = {"include_usage": True}
         if tools:
-            kwargs["tools"] = tools
+            body["tools"] = tools
         if json_mode and not tools:
-            kwargs["response_format"] = {"type": "json_object"}
-        stream = await client.chat.completions.create(**kwargs)
+            body["response_format"] = {"type": "json_object"}
+        # The SDK's own request path (auth, base URL, timeouts, status errors, SSE decoding and error events), with
+        # `cast_to=object` so that chunks stay the JSON dicts they arrive as: building a ChatCompletionChunk model
+        # per chunk cost ~130 µs of the ~180 µs a streamed token took, which at 50 concurrent streams of 100
+        # tokens/s is most of a core. `body` is already plain JSON, so the params transform is not needed either.
+        stream = await client.post(
+            "/chat/completions",
+            body=body,
+            cast_to=object,
+            stream=True,
+            stream_cls=AsyncStream[object],
+            options={"security": {"bearer_auth": True}},
+        )
         response, calls = LLMResponse(model=self.model), {}
         last_poll = 0.0
         try:
@@ -159,29 +170,33 @@ class LLMClient:
         response.tool_calls = [_tool_call(index, parts) for index, parts in sorted(calls.items())]
         return response
 
-    async def _absorb(self, chunk, response: LLMResponse, calls: dict, on_token, emitted) -> None:
-        if chunk.usage is not None:
-            response.prompt_tokens = chunk.usage.prompt_tokens or 0
-            response.completion_tokens = chunk.usage.completion_tokens or 0
-        if chunk.model:
-            response.model = chunk.model
-        for choice in chunk.choices or ():
-            delta = choice.delta
-            if choice.finish_reason:
-                response.finish_reason = choice.finish_reason
-            if delta is None:
+    async def _absorb(self, chunk: dict, response: LLMResponse, calls: dict, on_token, emitted) -> None:
+        """Fold one chat.completion.chunk (a dict, as sent) into `response`; content goes to `on_token`."""
+        usage = chunk.get("usage")
+        if usage:
+            response.prompt_tokens = usage.get("prompt_tokens") or 0
+            response.completion_tokens = usage.get("completion_tokens") or 0
+        if chunk.get("model"):
+            response.model = chunk["model"]
+        for choice in chunk.get("choices") or ():
+            if choice.get("finish_reason"):
+                response.finish_reason = choice["finish_reason"]
+            delta = choice.get("delta")
+            if not delta:
                 continue
-            if delta.content:
-                response.content += delta.content
+            content = delta.get("content")
+            if content:
+                response.content += content
                 emitted[0] = True
                 if on_token is not None:
-                    await on_token(delta.content)
-            for part in delta.tool_calls or ():
-                slot = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-                slot["id"] = part.id or slot["id"]
-                if part.function is not None:
-                    slot["name"] += part.function.name or ""
-                    slot["arguments"] += part.function.arguments or ""
+                    await on_token(content)
+            for part in delta.get("tool_calls") or ():
+                slot = calls.setdefault(part.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                slot["id"] = part.get("id") or slot["id"]
+                function = part.get("function")
+                if function:
+                    slot["name"] += function.get("name") or ""
+                    slot["arguments"] += function.get("arguments") or ""
 
     async def structured(
         self,
