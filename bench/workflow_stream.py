@@ -34,16 +34,28 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/skyflo
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/4")
 
 
-def stamp_responder_only() -> None:
-    """Stamp send times into the responder's tokens only: the planner's JSON must stay parseable."""
-    from tests import scripted_llm
+class LLMProcess:
+    """The scripted LLM in a process of its own, as a real LLM endpoint is: in the bench process it would share
+    a GIL with the WebSocket clients, and each side's work would show up in the other's timestamps."""
 
-    original = scripted_llm._Completion.__init__
+    def __init__(self):
+        import subprocess
 
-    def init(self, body, reply, *, stamp=False):
-        original(self, body, reply, stamp=stamp and scripted_llm.request_agent(body) == "responder")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.scripted_llm", "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        line = self.process.stdout.readline()  # "listening on http://host:port"
+        if not line.startswith("listening on "):
+            self.process.kill()
+            raise RuntimeError(f"scripted LLM did not start: {line!r}")
+        self.url = line.split()[-1]
 
-    scripted_llm._Completion.__init__ = init
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
 
 
 def database_ensure() -> None:
@@ -127,7 +139,7 @@ async def one_run(stack, token: str, conversation_id: str, out: dict, *, cancel_
                     if sent:
                         out["tokens"].add(word)
                         out["latencies"].append((received - float(sent)) * 1000)
-                        out["arrivals"].append((received, out["latencies"][-1]))
+                        out["arrivals"].append((received, out["latencies"][-1], ts_epoch(frame["ts"])))
                 if cancel_after_first and "cancel_at" not in out:
                     out["cancel_at"] = time.time()
                     (await c.post(f"/runs/{run_id}/cancel/")).raise_for_status()
@@ -144,13 +156,14 @@ def script(llm, turns: list[dict], rate: float, stamp: bool) -> None:
     httpx.post(f"{llm.origin}/s/{llm.script_id}/_script", json=body, timeout=10).raise_for_status()
 
 
-def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
+def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid: int) -> dict:
     from tests.scripted_llm import plan, say
 
     text = " ".join(f"w{i}" for i in range(tokens))
-    script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], rate, True)
+    answer = {**say(text, agent="responder"), "repeat": True, "stamp": True}  # the planner's JSON stays unstamped
+    script(llm, [{**plan([]), "repeat": True}, answer], rate, False)
     world = World(toolserver, n)
-    pids = {"daphne": stack.web.pid, "toolserver": toolserver.process.pid, "bench+llm": os.getpid()}
+    pids = {"daphne": stack.web.pid, "toolserver": toolserver.process.pid, "llm": llm_pid, "clients": os.getpid()}
     pids |= {f"worker{i}": proc.pid for i, proc in enumerate(stack.workers)}
     cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
     wall = time.monotonic()
@@ -169,6 +182,14 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     if os.environ.get("BENCH_DUMP"):  # per run: (receive time, latency ms) of every token, for a timeline
         rows = [[(r["posted"], r.get("first_token"))] + r["arrivals"] for r in results]
         Path(f"{os.environ['BENCH_DUMP']}-{n}.json").write_text(json.dumps(rows))
+        events = [
+            {
+                "posted": r["posted"],
+                "events": [(t, ts_epoch(ts), got) for t, ts, got, _ in r["events"] if t != "message.delta"],
+            }
+            for r in results
+        ]
+        Path(f"{os.environ['BENCH_DUMP']}-{n}-events.json").write_text(json.dumps(events))
     cpu = {name: round(cpu_seconds(pid) - cpu_before[name], 2) for name, pid in pids.items()}
     latencies = [ms for r in results for ms in r["latencies"]]
     lost = sum(tokens - len(r["tokens"]) for r in results)
@@ -184,7 +205,6 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
         "post_to_first_token_ms_p50": round(pct(first, 0.5), 1),
         "post_to_first_token_ms_max": round(max(first), 1) if first else None,
         "wall_s": round(wall, 2),
-        "note": "bench+llm = WebSocket clients and the scripted LLM server, one process",
         "cpu_s": cpu,
     }
 
@@ -229,7 +249,9 @@ def cancel_latency(stack, toolserver, llm, repeats: int = 5) -> dict:
     from tests.scripted_llm import plan, say
 
     text = " ".join(f"w{i}" for i in range(2000))
-    script(llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True}], 100, True)
+    script(
+        llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True, "stamp": True}], 100, False
+    )
     world = World(toolserver, repeats)
     latencies = []
     for token, conversation in zip(world.tokens, world.conversations, strict=True):
@@ -263,10 +285,8 @@ def main() -> None:
     from sandbox.testing import run_sandbox
     from tests.live import _stack_env, stack_start
     from tests.llm import ScriptedLLMHandle
-    from tests.scripted_llm import ServerThread
 
-    stamp_responder_only()
-    llm_server = ServerThread().start()
+    llm_server = LLMProcess()
     llm = ScriptedLLMHandle(llm_server.url, "bench")
     redis_db = int(os.environ["REDIS_URL"].rsplit("/", 1)[1] or 0)
     env = _stack_env(
@@ -287,9 +307,11 @@ def main() -> None:
         for _ in range(args.workers - 1):
             stack.worker_start()
         try:
-            streaming(stack, toolserver, llm, 1, 20, args.rate)  # warm-up: the first run of a process is cold
+            streaming(
+                stack, toolserver, llm, 1, 20, args.rate, llm_server.process.pid
+            )  # warm-up: the first run of a process is cold
             for n in args.runs:
-                result = streaming(stack, toolserver, llm, n, args.tokens, args.rate)
+                result = streaming(stack, toolserver, llm, n, args.tokens, args.rate, llm_server.process.pid)
                 report["streaming"].append(result)
                 print(json.dumps(result), flush=True)
             if not args.skip_overhead:

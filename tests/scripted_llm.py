@@ -19,11 +19,11 @@ fails loudly. Helpers build turns::
         say("Scaled web in shop to 3 replicas; verified 3/3 ready.", agent="responder"),
     ]
 
-Scripts live on the server, one per *script id*, each with its own base URL
-``http://host:port/s/<id>/v1`` (so concurrent tests and runs never share turns); ``/v1`` is the
-script id ``default``. Control endpoints (JSON): ``POST /s/<id>/_script`` ``{"turns": [...],
-"tokens_per_second": 0, "stamp": false}`` replaces the script and clears the log; ``GET /s/<id>/_requests`` lists
-the received request bodies; ``GET /s/<id>/_script`` the remaining turns.
+Scripts live on the server, one per *script id*, each with its own base URL ``http://host:port/s/<id>/v1`` (so
+concurrent tests and runs never share turns); ``/v1`` is the script id ``default``. Control endpoints (JSON): ``POST
+/s/<id>/_script`` ``{"turns": [...], "tokens_per_second": 0, "stamp": false}`` replaces the script and clears the
+log; ``GET /s/<id>/_requests`` lists the received request bodies; ``GET /s/<id>/_script`` the remaining turns. A
+turn's own ``"stamp"`` overrides the script's (a benchmark stamps the streamed answer but not the planner's JSON).
 
 Run standalone: ``python -m tests.scripted_llm --port 8090 [--tokens-per-second 100 --tokens 200]``
 (the default script then answers every request with N tokens of text, for benchmarks).
@@ -198,7 +198,7 @@ class ScriptedLLM:
             message = {"error": {"message": f"scripted failure {turn['status']}", "type": "scripted"}}
             return JSONResponse(message, status_code=turn["status"], headers={"retry-after": "0"})
         rate = float(turn.get("tokens_per_second") or script.tokens_per_second or 0)
-        completion = _Completion(body, turn["reply"], stamp=script.stamp)
+        completion = _Completion(body, turn["reply"], stamp=turn.get("stamp", script.stamp))
         if body.get("stream"):
             return StreamingResponse(completion.sse(rate), media_type="text/event-stream")
         return JSONResponse(completion.whole())
@@ -267,20 +267,28 @@ class _Completion:
         }
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it
+    # the first token of a stream on a kept-alive connection waits ~40 ms for the client's delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _server(llm: ScriptedLLM) -> uvicorn.Server:
+    config = uvicorn.Config(llm.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
+    return uvicorn.Server(config)
+
+
 class ServerThread:
     """The scripted server on a loopback port in a daemon thread (`url` is the origin)."""
 
     def __init__(self, app: ScriptedLLM | None = None, host: str = "127.0.0.1", port: int = 0):
         self.llm = app or ScriptedLLM()
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP; without it
-        # the first token of a stream on a kept-alive connection waits ~40 ms for the client's delayed ACK.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        self.socket = sock
+        self.socket = sock = listen_socket(host, port)
         self.url = f"http://{host}:{sock.getsockname()[1]}"
-        config = uvicorn.Config(self.llm.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
+        self.server = _server(self.llm)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
 
     def start(self) -> ServerThread:
@@ -301,14 +309,16 @@ class ServerThread:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--port", type=int, default=8090, help="0: any free port (printed)")
     parser.add_argument("--tokens-per-second", type=float, default=0.0)
     parser.add_argument("--tokens", type=int, default=200, help="tokens per reply of the default script")
     parser.add_argument("--stamp", action="store_true", help='each token carries its send time: "tok@<epoch s> "')
     args = parser.parse_args(argv)
     text = " ".join(f"tok{n}" for n in range(args.tokens))
     default = Script([{**say(text), "repeat": True}], args.tokens_per_second, args.stamp)
-    uvicorn.run(ScriptedLLM(default).app, host=args.host, port=args.port, log_level="warning")
+    sock = listen_socket(args.host, args.port)
+    print(f"listening on http://{args.host}:{sock.getsockname()[1]}", flush=True)
+    _server(ScriptedLLM(default)).run(sockets=[sock])
 
 
 if __name__ == "__main__":
