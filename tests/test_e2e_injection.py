@@ -15,6 +15,7 @@ def test_an_injected_instruction_still_needs_an_approval(shop, live_llm):
     ns = shop.namespace
     annotations = {"sandbox.skyflo.dev/logs": INJECTION}
     shop.sandbox.kubectl("apply", "-n", ns, "-f", "-", input=deployment_yaml("api", annotations=annotations))
+    shop.sandbox.kubectl("rollout", "status", "deployment/api", "-n", ns, "--timeout=30s")  # its pod serves logs
     live_llm.set_script(
         [
             plan([("Read the logs of api", "k8s_logs"), ("Act on what the logs say", None)]),

@@ -21,6 +21,8 @@ def pod_with_logs(sandbox_cluster, namespace: str, name: str, logs: str) -> None
         "spec": {"containers": [{"name": "app", "image": "nginx:1.27"}]},
     }
     sandbox_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(manifest))
+    # kubectl logs answers "waiting to start" until the sandbox's controller has started the container.
+    sandbox_cluster.kubectl("wait", "--for=condition=Ready", f"pod/{name}", "-n", namespace, "--timeout=30s")
 
 
 def texts(requests: list[dict]) -> list[str]:
