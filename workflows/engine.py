@@ -14,8 +14,7 @@ from django.conf import settings
 
 from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
 from chats.models import Message
-from orgs.models import Role
-from orgs.selectors import cluster_can_use, has_role
+from orgs.selectors import cluster_can_request_changes
 from workflows import services
 from workflows.checkpointer import checkpointer_get
 from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
@@ -259,12 +258,6 @@ def _history(run: Run) -> list[dict]:
 
 
 def _policy_inputs(run: Run) -> dict:
-    """Who may request changes: an operator or above who may use the cluster, on a cluster that is not read-only."""
     cluster = run.conversation.cluster
-    user = run.requested_by
-    can_change = (
-        not cluster.read_only
-        and has_role(user=user, org=cluster.org, role=Role.OPERATOR)
-        and cluster_can_use(user=user, cluster=cluster)
-    )
+    can_change = cluster_can_request_changes(user=run.requested_by, cluster=cluster)
     return {"can_request_changes": can_change, "cluster_read_only": cluster.read_only}

@@ -175,7 +175,9 @@ def run_claim(*, run_id, worker: str, resume: bool) -> Run | None:
     )
     if not claimed:
         return None
-    return Run.objects.select_related("conversation__cluster", "conversation__org", "requested_by").get(pk=run_id)
+    return Run.objects.select_related("conversation__cluster__org", "conversation__org", "requested_by", "message").get(
+        pk=run_id
+    )
 
 
 def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview: str) -> Approval | None:
