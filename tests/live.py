@@ -439,6 +439,8 @@ def _shop_make(stack: LiveStack, toolserver, sandbox_cluster, *, four_eyes: bool
     operator2 = make_member(org, Role.OPERATOR)
     namespace = sandbox_cluster.new_namespace("shop")
     sandbox_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=deployment_yaml("web", replicas=1))
+    # The shop is open when the tests start: web has its ready pod (the sandbox's controller starts it shortly).
+    sandbox_cluster.kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=30s")
     cluster = make_cluster(org, url=toolserver.url, token=toolserver.token, default_namespace=namespace)
     _grant_operate(cluster, people[Role.OPERATOR], operator2, people[Role.VIEWER])
     with api(stack, people[Role.OPERATOR]) as client:
