@@ -14,6 +14,7 @@ from django.conf import settings
 
 from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
 from chats.models import Message
+from chats.publisher import aevent_publish
 from orgs.selectors import cluster_can_request_changes
 from workflows import services
 from workflows.checkpointer import checkpointer_get
@@ -48,7 +49,9 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
             await _finish(run, Run.Status.CANCELLED)
             return
         if resume is None and run.attempt == 0:
-            await db(services.run_event_publish, run, "run.started", _started_data(run))
+            await aevent_publish(
+                conversation_id=run.conversation_id, run_id=run.id, type="run.started", data=_started_data(run)
+            )
         await _drive_graph(run, handle, resume)
     finally:
         loop.release(run_id)
