@@ -210,6 +210,7 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid:
     latencies = [ms for r in results for ms in r["latencies"]]
     lost = sum(tokens - len(r["tokens"]) for r in results)
     first = [(r["first_token"] - r["posted"]) * 1000 for r in results if "first_token" in r]
+    together = all_streaming(results)
     return {
         "runs": n,
         "statuses": sorted({r["status"] for r in results}),
@@ -218,11 +219,26 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid:
         "latency_ms_p50": round(pct(latencies, 0.5), 1),
         "latency_ms_p99": round(pct(latencies, 0.99), 1),
         "latency_ms_max": round(max(latencies), 1) if latencies else None,
+        "all_streaming_s": round(together["seconds"], 2),
+        "all_streaming_tokens": len(together["latencies"]),
+        "all_streaming_latency_ms_p50": round(pct(together["latencies"], 0.5), 1),
+        "all_streaming_latency_ms_p99": round(pct(together["latencies"], 0.99), 1),
         "post_to_first_token_ms_p50": round(pct(first, 0.5), 1),
         "post_to_first_token_ms_max": round(max(first), 1) if first else None,
         "wall_s": round(wall, 2),
         "cpu_s": cpu,
     }
+
+
+def all_streaming(results: list[dict]) -> dict:
+    """The tokens the LLM sent while every run was streaming (from the last run's first token to the first run's
+    last): the relay at exactly N concurrent streams, without the runs' starts and ends around it."""
+    sends = [[received - ms / 1000 for received, ms, _ in r["arrivals"]] for r in results if r["arrivals"]]
+    if len(sends) < len(results):
+        return {"seconds": 0.0, "latencies": []}
+    start, end = max(min(s) for s in sends), min(max(s) for s in sends)
+    latencies = [ms for r in results for received, ms, _ in r["arrivals"] if start <= received - ms / 1000 <= end]
+    return {"seconds": max(0.0, end - start), "latencies": latencies}
 
 
 def overhead(stack, toolserver, llm, steps: int = 5, repeats: int = 3) -> dict:
