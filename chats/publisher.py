@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 FRAME_MESSAGE_TYPE = "run.event"  # the channel-layer message type; ChatConsumer.run_event relays it
 DELTA_MAX_DELAY_S = 0.05
+COALESCE_TICK_S = 0.01  # streams falling due within this of each other share a batch
 
 
 def conversation_group(conversation_id) -> str:
@@ -175,17 +176,19 @@ class _Batcher:
     Events leave with the next batch. Token streams (DeltaStream) wait by this rule: while a single stream of
     the process is active (it alone pushed tokens in this window or the previous one, windows being
     DELTA_MAX_DELAY_S long), its tokens leave with the next batch, i.e. as they come. With several active
-    streams (load), tokens wait for the end of the window and leave together, one frame per stream: with 50
-    streams in a process that is one batch of 50 frames per window instead of a statement and a Redis round
-    trip per token. A closing stream (`hurry`) does not wait.
+    streams (load), a stream's tokens leave once the oldest of them is DELTA_MAX_DELAY_S old, in the batch that
+    carries every other stream falling due within COALESCE_TICK_S of it: one frame per stream per window, and
+    with 50 streams a batch of a few frames every tick instead of a statement and a Redis round trip per token.
+    Streams keep their own phases, so their frames reach the WebSocket server spread over the window rather than
+    50 at once. A closing stream (`hurry`) does not wait.
     """
 
     def __init__(self, *, max_delay: float = DELTA_MAX_DELAY_S):
         self.max_delay = max_delay
         self._events: list[tuple[NewEvent, asyncio.Future]] = []
-        self._streams: dict = {}  # DeltaStreams with pending tokens, in arrival order
+        self._streams: dict = {}  # DeltaStreams with pending tokens -> when the first of them came (loop time)
         self._wake = asyncio.Event()
-        self._urgent = asyncio.Event()  # an event or a closing stream: cut a window's wait short
+        self._urgent = asyncio.Event()  # an event or a closing stream: cut a wait short
         self._hurry = False
         self._task: asyncio.Task | None = None
         self._window_start = float("-inf")
@@ -200,7 +203,7 @@ class _Batcher:
         return future
 
     def stream_pending(self, stream) -> None:
-        self._streams[stream] = None
+        self._streams[stream] = asyncio.get_running_loop().time()
         self._start()
 
     def hurry(self) -> None:
@@ -223,22 +226,25 @@ class _Batcher:
                     previous_was_last = now - self._window_start < 2 * self.max_delay  # else windows went by idle
                     self._active_before = self._active_now if previous_was_last else set()
                     self._active_now, self._window_start = set(), now
-                    self._hurry = self._hurry or bool(self._streams)  # they waited for the window's end
                 self._active_now.update(self._streams)
-                deltas_due = bool(self._streams) and (self._hurry or len(self._active_now | self._active_before) < 2)
-                if not self._events and not deltas_due:
+                if self._hurry or len(self._active_now | self._active_before) < 2:
+                    due = list(self._streams)
+                else:
+                    cutoff = now - (self.max_delay - COALESCE_TICK_S)
+                    due = [stream for stream, since in self._streams.items() if since <= cutoff]
+                if not self._events and not due:
                     self._urgent.clear()
+                    wait = min(self._streams.values()) + self.max_delay - COALESCE_TICK_S - now
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._urgent.wait(), self._window_start + self.max_delay - now)
+                        await asyncio.wait_for(self._urgent.wait(), wait + 0.0005)
                     continue
                 self._hurry = False
-                await self._send(with_deltas=deltas_due)
+                await self._send(due)
 
-    async def _send(self, *, with_deltas: bool) -> None:
+    async def _send(self, streams: list) -> None:
         events, self._events = self._events, []
-        streams = list(self._streams) if with_deltas else []
-        if with_deltas:
-            self._streams.clear()
+        for stream in streams:
+            del self._streams[stream]
         taken = [stream.take() for stream in streams]
         batch = [event for event, _ in events] + [delta for delta, _ in taken]
         try:
