@@ -4,9 +4,9 @@
     await stream.push("tok")   # many times
     await stream.close()       # before publishing the message's next event
 
-A stream only collects text; the event loop's batcher in chats.publisher decides when it leaves (at once when
-the process is not busy, otherwise with the other streams' once per window of at most 50 ms) and persists and
-sends it together with everything else pending. A stream's frames keep token order.
+A stream only collects text; the event loop's batcher in chats.publisher decides when it leaves (at once while
+it is the process's only active stream, otherwise once its oldest pending token is about 50 ms old) and persists
+and sends it together with everything else pending. A stream's frames keep token order.
 """
 
 import asyncio
