@@ -1,6 +1,7 @@
 import os
 
 from django.core.asgi import get_asgi_application
+from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
 django_asgi_app = get_asgi_application()
@@ -8,6 +9,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from skyflo.gc_settle import gc_settle  # noqa: E402
 from skyflo.routing import websocket_urlpatterns  # noqa: E402
 from skyflo.websocket_auth import WebSocketAuthMiddleware  # noqa: E402
 
@@ -17,3 +19,8 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Load the URLconf (and with it every view module) now rather than on the first request, then settle the
+# collector over everything the server will keep (skyflo/gc_settle.py).
+get_resolver().url_patterns  # noqa: B018
+gc_settle()

@@ -11,6 +11,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_ready
 
+from skyflo.gc_settle import gc_settle
 from workflows import engine, services
 from workflows.executor import run_loop
 
@@ -25,6 +26,7 @@ def _warm_up(**kwargs) -> None:
 def _warm_up_done(future) -> None:
     if future.exception() is not None:
         logger.warning("warm-up failed (the first run will do it): %s", future.exception())
+    gc_settle()
 
 
 @shared_task(acks_late=True, ignore_result=True)
