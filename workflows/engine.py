@@ -38,23 +38,32 @@ async def run_resume(run_id: str, resume: dict) -> None:
 
 
 async def _drive(run_id: str, *, resume: dict | None) -> None:
-    run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume is not None)
-    if run is None:
-        logger.info("run %s: nothing to claim (finished, taken or a duplicate delivery)", run_id)
-        return
     loop = run_loop()
-    handle = loop.hold(run_id)
+    slot = await loop.setup_slot()
     try:
-        if run.cancel_requested:
-            await _finish(run, Run.Status.CANCELLED)
+        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume is not None)
+        if run is None:
+            logger.info("run %s: nothing to claim (finished, taken or a duplicate delivery)", run_id)
             return
-        if resume is None and run.attempt == 0:
-            await aevent_publish(
-                conversation_id=run.conversation_id, run_id=run.id, type="run.started", data=_started_data(run)
-            )
-        await _drive_graph(run, handle, resume)
+        handle = loop.hold(run_id)
+        handle.setup_slot = slot
+        try:
+            await _drive_claimed(run, handle, resume)
+        finally:
+            loop.release(run_id)
     finally:
-        loop.release(run_id)
+        slot.release()
+
+
+async def _drive_claimed(run: Run, handle: RunHandle, resume: dict | None) -> None:
+    if run.cancel_requested:
+        await _finish(run, Run.Status.CANCELLED)
+        return
+    if resume is None and run.attempt == 0:
+        await aevent_publish(
+            conversation_id=run.conversation_id, run_id=run.id, type="run.started", data=_started_data(run)
+        )
+    await _drive_graph(run, handle, resume)
 
 
 def _started_data(run: Run) -> dict:

@@ -4,6 +4,13 @@ A Celery worker (thread pool) submits each task's coroutine here and waits for i
 dozens of I/O-bound runs; the web process in embedded mode submits without waiting. One watcher per process
 heart-beats every run it holds and turns a cancel request (the Run row's flag, polled every CANCEL_POLL_S)
 into the cancellation of that run's graph task, which stops the LLM stream and the MCP call.
+
+Setting a run up (claim, context, tool session, the planner's turn, checkpoints: ~50 ms of CPU) is the
+heaviest thing it does before it answers. When 50 runs arrive at once, setting them all up interleaved keeps
+the loop busy for seconds and the answers already streaming wait behind it (tokens ~300 ms late at p99 in
+bench/workflow_stream.py). So a process sets up at most SETUP_SLOTS runs at a time, in arrival order; a run
+gives its slot back when its answer starts to stream, when it parks or ends, or after SETUP_SLOT_MAX_S in any
+case, so that a slow LLM or tool server never holds other runs' set-ups back for longer than that.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import threading
 import time
 from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import close_old_connections
@@ -28,6 +35,8 @@ CANCEL_POLL_S = 0.3
 HOUSEKEEPING_S = 30.0
 DB_THREADS = 16
 CONNECTION_CHECK_S = 5.0
+SETUP_SLOTS = 4
+SETUP_SLOT_MAX_S = 0.5
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
@@ -57,14 +66,34 @@ async def db(fn, *args, **kwargs):
     return await asyncio.get_running_loop().run_in_executor(_db_pool, _db_call, fn, args, kwargs)
 
 
+class SetupSlot:
+    """One of the process's SETUP_SLOTS; given back by `release()` (idempotent) or after SETUP_SLOT_MAX_S."""
+
+    def __init__(self, slots: asyncio.Semaphore, loop: asyncio.AbstractEventLoop):
+        self._slots: asyncio.Semaphore | None = slots
+        self._timer = loop.call_later(SETUP_SLOT_MAX_S, self.release)
+
+    def release(self) -> None:
+        if self._slots is not None:
+            self._timer.cancel()
+            self._slots.release()
+            self._slots = None
+
+
 @dataclass
 class RunHandle:
-    """A run held by this process: its graph task (while one runs) and whether cancel was requested."""
+    """A run held by this process: its graph task (while one runs), whether cancel was requested, and its set-up
+    slot until the run is set up."""
 
     run_id: str
     cancel_requested: bool = False
     task: asyncio.Task | None = None
-    on_cancel: list = field(default_factory=list)
+    setup_slot: SetupSlot | None = None
+
+    def set_up(self) -> None:
+        """The run is set up (its answer streams): let the next run's set-up start."""
+        if self.setup_slot is not None:
+            self.setup_slot.release()
 
     def cancel(self) -> None:
         if self.cancel_requested:
@@ -81,6 +110,7 @@ class RunLoop:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
         self.handles: dict[str, RunHandle] = {}
         self._watcher: asyncio.Task | None = None
+        self._setup_slots: asyncio.Semaphore | None = None
         if loop is not None:
             self.loop = loop
             return
@@ -96,6 +126,13 @@ class RunLoop:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     # --- called on the loop ---
+
+    async def setup_slot(self) -> SetupSlot:
+        """Wait for one of the SETUP_SLOTS (first come, first served)."""
+        if self._setup_slots is None:
+            self._setup_slots = asyncio.Semaphore(SETUP_SLOTS)
+        await self._setup_slots.acquire()
+        return SetupSlot(self._setup_slots, self.loop)
 
     def hold(self, run_id: str) -> RunHandle:
         handle = self.handles.setdefault(run_id, RunHandle(run_id))

@@ -133,6 +133,7 @@ class DjangoRunContext:
         return self.handle.cancel_requested
 
     async def message_stream(self, agent: str) -> DjangoMessageStream:
+        self.handle.set_up()  # the answer streams from here on: the next run's set-up may start
         stream = DjangoMessageStream(run=self.run, agent=agent)
         self.streams.append(stream)
         return stream
