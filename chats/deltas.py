@@ -5,7 +5,7 @@
     await stream.close()       # before publishing the message's next event
 
 A stream only collects text; the event loop's batcher in chats.publisher decides when it leaves (at once while
-it is the process's only active stream, otherwise once its oldest pending token is about 50 ms old) and persists
+it is the process's only active stream, otherwise once its oldest pending token is about 30 ms old) and persists
 and sends it together with everything else pending. A stream's frames keep token order.
 """
 

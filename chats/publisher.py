@@ -37,7 +37,7 @@ from chats.models import RunEvent
 logger = logging.getLogger(__name__)
 
 FRAME_MESSAGE_TYPE = "run.event"  # the channel-layer message type; ChatConsumer.run_event relays it
-DELTA_MAX_DELAY_S = 0.05
+DELTA_MAX_DELAY_S = 0.04
 COALESCE_TICK_S = 0.01  # streams falling due within this of each other share a batch
 
 
