@@ -127,7 +127,9 @@ def run_alone(stack, token: str, conversation_id: str, out: dict, **kwargs) -> N
     asyncio.run(alone())
 
 
-async def one_run(stack, http, token: str, conversation_id: str, out: dict, *, cancel_after_first=False) -> None:
+async def one_run(
+    stack, http, token: str, conversation_id: str, out: dict, *, cancel_after_first=False, all_connected=None
+) -> None:
     import websockets
 
     auth = {"Authorization": f"Bearer {token}"}
@@ -136,6 +138,8 @@ async def one_run(stack, http, token: str, conversation_id: str, out: dict, *, c
         uri, subprotocols=["skyflo.v1", f"bearer.{token}"], additional_headers={"Origin": stack.url}
     ) as ws:
         await ws.send(json.dumps({"type": "resume", "after": 0}))  # as the chat UI does when its socket opens
+        if all_connected is not None:
+            await all_connected()
         posted_at = time.time()
         response = await http.post(
             f"/conversations/{conversation_id}/messages/", json={"content": "tell me"}, headers=auth
@@ -186,9 +190,16 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid:
     results = [{} for _ in range(n)]
 
     async def all_runs():
+        # The users have their conversations open (the chat page opens its socket on load) and send their
+        # messages at the same moment: the sockets connect first, then all N messages are posted at once.
+        barrier = asyncio.Barrier(n)
+
+        async def all_connected():
+            await barrier.wait()
+
         async with http_client(stack) as http:
             users = zip(world.tokens, world.conversations, results, strict=True)
-            await asyncio.gather(*(one_run(stack, http, t, c, r) for t, c, r in users))
+            await asyncio.gather(*(one_run(stack, http, t, c, r, all_connected=all_connected) for t, c, r in users))
 
     asyncio.run(all_runs())
     wall = time.monotonic() - wall
