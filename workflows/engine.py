@@ -20,7 +20,7 @@ from workflows import services
 from workflows.checkpointer import checkpointer_get
 from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
 from workflows.models import Approval, Run
-from workflows.run_context import DjangoRunContext, ledger_abandon
+from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +240,7 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         user_request=run.message.content if run.message else "",
         history=_history(run),
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
-        llm=_llm_client(LLMClient),
+        llm=RunLLM(_llm_client(LLMClient), handle),
         tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )

@@ -5,12 +5,12 @@ dozens of I/O-bound runs; the web process in embedded mode submits without waiti
 heart-beats every run it holds and turns a cancel request (the Run row's flag, polled every CANCEL_POLL_S)
 into the cancellation of that run's graph task, which stops the LLM stream and the MCP call.
 
-Setting a run up (claim, context, tool session, the planner's turn, checkpoints: ~50 ms of CPU) is the
-heaviest thing it does before it answers. When 50 runs arrive at once, setting them all up interleaved keeps
+Setting a run up (claim, context, tool session and its tool list, policy, graph state) is the CPU-heaviest
+thing it does before it waits for the model. When 50 runs arrive at once, setting them all up interleaved keeps
 the loop busy for seconds and the answers already streaming wait behind it (tokens ~300 ms late at p99 in
 bench/workflow_stream.py). So a process sets up at most SETUP_SLOTS runs at a time, in arrival order; a run
-gives its slot back when its answer starts to stream, when it parks or ends, or after SETUP_SLOT_MAX_S in any
-case, so that a slow LLM or tool server never holds other runs' set-ups back for longer than that.
+gives its slot back when its first request to the model goes out (waiting for the model costs no CPU), when it
+ends, or after SETUP_SLOT_MAX_S in any case, so that a slow tool server never holds other runs back for longer.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ CANCEL_POLL_S = 0.3
 HOUSEKEEPING_S = 30.0
 DB_THREADS = 16
 CONNECTION_CHECK_S = 5.0
-SETUP_SLOTS = 4
+SETUP_SLOTS = 2
 SETUP_SLOT_MAX_S = 0.5
 
 WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
@@ -69,9 +69,9 @@ async def db(fn, *args, **kwargs):
 class SetupSlot:
     """One of the process's SETUP_SLOTS; given back by `release()` (idempotent) or after SETUP_SLOT_MAX_S."""
 
-    def __init__(self, slots: asyncio.Semaphore, loop: asyncio.AbstractEventLoop):
+    def __init__(self, slots: asyncio.Semaphore, loop: asyncio.AbstractEventLoop, max_s: float):
         self._slots: asyncio.Semaphore | None = slots
-        self._timer = loop.call_later(SETUP_SLOT_MAX_S, self.release)
+        self._timer = loop.call_later(max_s, self.release)
 
     def release(self) -> None:
         if self._slots is not None:
@@ -91,7 +91,7 @@ class RunHandle:
     setup_slot: SetupSlot | None = None
 
     def set_up(self) -> None:
-        """The run is set up (its answer streams): let the next run's set-up start."""
+        """The run is set up (it waits for the model now): let the next run's set-up start."""
         if self.setup_slot is not None:
             self.setup_slot.release()
 
@@ -107,10 +107,11 @@ class RunLoop:
     """Runs of this process. With `loop` given (embedded mode: the web server's own loop, so that the in-memory
     channel layer is only touched from its loop) no thread is started."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None, *, setup_slot_max_s: float = SETUP_SLOT_MAX_S):
         self.handles: dict[str, RunHandle] = {}
         self._watcher: asyncio.Task | None = None
         self._setup_slots: asyncio.Semaphore | None = None
+        self._setup_slot_max_s = setup_slot_max_s
         if loop is not None:
             self.loop = loop
             return
@@ -132,7 +133,7 @@ class RunLoop:
         if self._setup_slots is None:
             self._setup_slots = asyncio.Semaphore(SETUP_SLOTS)
         await self._setup_slots.acquire()
-        return SetupSlot(self._setup_slots, self.loop)
+        return SetupSlot(self._setup_slots, self.loop, self._setup_slot_max_s)
 
     def hold(self, run_id: str) -> RunHandle:
         handle = self.handles.setdefault(run_id, RunHandle(run_id))

@@ -96,6 +96,22 @@ def _assistant_message_create(*, run: Run, message_id: str, content: str) -> Mes
     return message
 
 
+class RunLLM:
+    """The process's LLM client as one run uses it: the run's first request marks the run set up, so that its
+    set-up slot (workflows/executor.py) goes to the next run while this one waits for the model."""
+
+    def __init__(self, client, handle: RunHandle):
+        self._client = client
+        self._handle = handle
+
+    def ensure_configured(self) -> None:
+        self._client.ensure_configured()
+
+    async def chat(self, messages: list[dict], **kwargs):
+        self._handle.set_up()
+        return await self._client.chat(messages, **kwargs)
+
+
 @dataclass
 class DjangoRunContext:
     run: Run
@@ -133,7 +149,6 @@ class DjangoRunContext:
         return self.handle.cancel_requested
 
     async def message_stream(self, agent: str) -> DjangoMessageStream:
-        self.handle.set_up()  # the answer streams from here on: the next run's set-up may start
         stream = DjangoMessageStream(run=self.run, agent=agent)
         self.streams.append(stream)
         return stream
