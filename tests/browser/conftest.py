@@ -29,8 +29,8 @@ expect.set_options(timeout=30_000)
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+@pytest.fixture(scope="package")  # not the session's: playwright's loop would outlive these tests and break
+def browser() -> Iterator[Browser]:  # every async test that runs after them (`scripts/test.sh tests workflows`)
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (scripts/bootstrap.sh does it as root)")
     with sync_playwright() as playwright:
