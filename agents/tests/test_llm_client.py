@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from agents.errors import LLMError, LLMNotConfigured, RunCancelled
@@ -78,6 +80,19 @@ async def test_it_does_not_retry_a_client_error(scripted_llm, clients):
 
     with pytest.raises(LLMError, match="no scripted turn"):
         await clients().chat([SYSTEM, USER])
+    assert len(scripted_llm.requests()) == 1
+
+
+async def test_it_gives_up_on_an_endpoint_that_stops_sending(scripted_llm, clients):
+    scripted_llm.set_script([say("first then silence")], tokens_per_second=0.2)  # 5 s between tokens
+    tokens: list[str] = []
+
+    async def on_token(text: str) -> None:
+        tokens.append(text)
+
+    with pytest.raises(LLMError, match="LLM request failed"):
+        await asyncio.wait_for(clients(timeout=0.5).chat([SYSTEM, USER], on_token=on_token), timeout=30)
+    assert tokens == ["first"]  # what came before the silence was handed out, and not retried
     assert len(scripted_llm.requests()) == 1
 
 
