@@ -193,13 +193,9 @@ def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid:
         # The users have their conversations open (the chat page opens its socket on load) and send their
         # messages at the same moment: the sockets connect first, then all N messages are posted at once.
         barrier = asyncio.Barrier(n)
-
-        async def all_connected():
-            await barrier.wait()
-
         async with http_client(stack) as http:
             users = zip(world.tokens, world.conversations, results, strict=True)
-            await asyncio.gather(*(one_run(stack, http, t, c, r, all_connected=all_connected) for t, c, r in users))
+            await asyncio.gather(*(one_run(stack, http, t, c, r, all_connected=barrier.wait) for t, c, r in users))
 
     asyncio.run(all_runs())
     wall = time.monotonic() - wall

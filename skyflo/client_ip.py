@@ -15,22 +15,24 @@ from django.conf import settings
 def client_ip(request) -> str | None:
     remote = request.META.get("REMOTE_ADDR") or None
     proxies = settings.TRUSTED_PROXIES
-    if remote is None or not proxies or not _is_proxy(remote, proxies):
+    if remote is None or not proxies or not _is_proxy(_address(remote), proxies):
         return remote
     hops = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(hops):
-        try:
-            address = ipaddress.ip_address(hop)
-        except ValueError:
+        address = _address(hop)
+        if address is None:
             return remote
-        if not any(address in network for network in proxies):
+        if not _is_proxy(address, proxies):
             return str(address)
     return remote
 
 
-def _is_proxy(address: str, proxies) -> bool:
+def _address(text: str):
     try:
-        parsed = ipaddress.ip_address(address)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return any(parsed in network for network in proxies)
+        return None
+
+
+def _is_proxy(address, proxies) -> bool:
+    return address is not None and any(address in network for network in proxies)
