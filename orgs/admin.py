@@ -11,6 +11,7 @@ from guardian.admin import GuardedModelAdmin
 
 from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Role, Team, User
 from orgs.services import OWNER_RULE, audit_record, membership_delete_with_access
+from orgs.services.tool_server_address import tool_server_url_check
 from skyflo.client_ip import client_ip
 
 
@@ -210,6 +211,18 @@ class ClusterForm(forms.ModelForm):
             "read_only",
             "is_sandbox",
         ]
+
+    def clean(self):
+        cleaned = super().clean()
+        url, adding = cleaned.get("mcp_server_url"), self.instance._state.adding
+        if url is None or (not adding and url == self.instance.mcp_server_url):
+            return cleaned
+        token_given = cleaned.get("new_mcp_server_token") or cleaned.get("clear_mcp_server_token")
+        if not adding and not token_given:
+            # The stored token must not follow the connection to another host.
+            self.add_error("new_mcp_server_token", "Give the tool server's token again when you change its URL.")
+        tool_server_url_check(url)
+        return cleaned
 
     def save(self, commit=True):
         if self.cleaned_data.get("new_mcp_server_token"):

@@ -1,6 +1,7 @@
 """Skyflo settings. Read the environment here and nowhere else (see DESIGN.md "Configuration")."""
 
 import contextlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -192,6 +193,11 @@ LLM_TIMEOUT_S = env_int("SKYFLO_LLM_TIMEOUT_S", 120, minimum=1)
 LLM_CONTEXT_TOKENS = env_int("SKYFLO_LLM_CONTEXT_TOKENS", 128000, minimum=1000)
 MCP_SERVER_URL = env_url("MCP_SERVER_URL", schemes={"http", "https"})
 MCP_SERVER_TOKEN = env_str("MCP_SERVER_TOKEN")
+# Non-public networks cluster connections may point at (orgs/services/tool_server_address.py). Debug and embedded
+# mode run the tool server on loopback, so there loopback is allowed unless a list is given.
+MCP_ALLOWED_NETWORKS = env_networks("SKYFLO_MCP_ALLOWED_NETWORKS") or (
+    [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")] if DEBUG else []
+)
 KUBECONFIG = env_str("KUBECONFIG")
 SANDBOX_CLUSTER = env_bool("SKYFLO_SANDBOX_CLUSTER", False)  # set by the embedded launcher, shown in the UI
 

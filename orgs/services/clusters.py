@@ -20,6 +20,7 @@ from orgs.selectors import (
 )
 from orgs.services._access import _require
 from orgs.services.audit import audit_record
+from orgs.services.tool_server_address import tool_server_url_check
 from skyflo.api_errors import Conflict
 
 CLUSTER_FIELDS = ("name", "mcp_server_url", "default_namespace", "allowed_namespaces", "read_only")
@@ -52,6 +53,7 @@ def cluster_create(
     )
     cluster.mcp_server_token = mcp_server_token
     cluster.full_clean()
+    tool_server_url_check(cluster.mcp_server_url)
     cluster.save()
     audit_record(actor=actor, org=org, action="cluster.created", target=cluster, data={"name": name}, ip=ip)
     return cluster
@@ -64,9 +66,15 @@ def cluster_update(*, actor: User | None, cluster: ClusterConnection, ip: str | 
     unknown = set(changes) - {*CLUSTER_FIELDS, "mcp_server_token"}
     if unknown:
         raise TypeError(f"cluster_update: unknown fields {sorted(unknown)}")
+    url_changed = "mcp_server_url" in changes and changes["mcp_server_url"] != cluster.mcp_server_url
+    if url_changed and "mcp_server_token" not in changes:
+        # The stored token must not follow the connection to another host.
+        raise ValidationError({"mcp_server_token": "Give the tool server's token again when you change its URL."})
     for field, value in changes.items():
         setattr(cluster, field, value)
     cluster.full_clean()
+    if url_changed:
+        tool_server_url_check(cluster.mcp_server_url)
     cluster.save()
     data = {"changed": sorted(changes)}
     audit_record(actor=actor, org=cluster.org, action="cluster.updated", target=cluster, data=data, ip=ip)
