@@ -4,15 +4,37 @@ the cluster token is write-only (never rendered), and the audit log is read-only
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
 from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Role, Team, User
-from orgs.services import OWNER_RULE, audit_record, membership_delete_with_access
+from orgs.services import OWNER_RULE, LoginFailed, audit_record, login_attempt, membership_delete_with_access
 from orgs.services.tool_server_address import tool_server_url_check
+from skyflo.api_errors import TooManyRequests
 from skyflo.client_ip import client_ip
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's sign-in goes through the same throttle and audit as the API's and the login page's."""
+
+    def clean(self):
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not email or not password:
+            return self.cleaned_data
+        try:
+            self.user_cache = login_attempt(email=email, password=password, ip=client_ip(self.request), via="admin")
+        except LoginFailed:
+            raise self.get_invalid_login_error() from None
+        except TooManyRequests as exc:
+            raise ValidationError(str(exc.detail), code="throttled") from None
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class AuditedAdmin(admin.ModelAdmin):

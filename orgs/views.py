@@ -64,7 +64,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             user = services.login_attempt(
-                email=form.cleaned_data["email"], password=form.cleaned_data["password"], ip=client_ip(request)
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                ip=client_ip(request),
+                via="web",
             )
         except APIException as exc:
             form.add_error(None, str(exc.detail))
@@ -138,7 +141,7 @@ def _invitation_act(request, token: str, invitation: Invitation, action: str, fo
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     elif action == "signin" and form.is_valid():
-        user = services.login_attempt(email=invitation.email, password=form.cleaned_data["password"], ip=ip)
+        user = services.login_attempt(email=invitation.email, password=form.cleaned_data["password"], ip=ip, via="web")
         services.invitation_accept(actor=user, token=token, ip=ip)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     else:

@@ -122,8 +122,11 @@ LOGIN_REDIRECT_URL = "chat-home"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env_bool("SKYFLO_SIGNUP_ENABLED", False)
 INVITATION_TTL = timedelta(days=env_int("SKYFLO_INVITATION_TTL_DAYS", 7, minimum=1))
-LOGIN_FAILURE_LIMIT = env_int("SKYFLO_LOGIN_FAILURE_LIMIT", 5, minimum=1)  # per account and per IP, per window
+# Failed sign-ins per window: an address reaching the limit is locked out for the window; an account reaching
+# it is slowed (one try per address per LOGIN_ACCOUNT_SLOWDOWN_S), never locked (orgs/services/accounts.py).
+LOGIN_FAILURE_LIMIT = env_int("SKYFLO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW_S = env_int("SKYFLO_LOGIN_FAILURE_WINDOW_S", 900, minimum=1)
+LOGIN_ACCOUNT_SLOWDOWN_S = env_int("SKYFLO_LOGIN_ACCOUNT_SLOWDOWN_S", 30, minimum=1)
 TRUSTED_PROXIES = env_networks("SKYFLO_TRUSTED_PROXIES")  # whose X-Forwarded-For is believed (skyflo/client_ip.py)
 
 SIMPLE_JWT = {

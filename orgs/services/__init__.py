@@ -9,6 +9,7 @@ One module per domain; this package re-exports the public services so callers ke
 
 from orgs.services.accounts import (
     LoginFailed,
+    LoginSlowed,
     LoginThrottled,
     login_attempt,
     login_failures_reset,
@@ -44,6 +45,7 @@ __all__ = [
     "CLUSTER_FIELDS",
     "OWNER_RULE",
     "LoginFailed",
+    "LoginSlowed",
     "LoginThrottled",
     "audit_record",
     "cluster_create",

@@ -29,8 +29,13 @@ class LoginFailed(AuthenticationFailed):
 
 
 class LoginThrottled(TooManyRequests):
-    default_detail = "Too many failed sign-in attempts; try again later."
+    default_detail = "Too many failed sign-in attempts from this address; try again later."
     default_code = "login_throttled"
+
+
+class LoginSlowed(TooManyRequests):
+    default_detail = "Too many failed sign-ins for this account; wait a moment and try again."
+    default_code = "login_slowed"
 
 
 def _failure_keys(email: str, ip: str | None) -> list[str]:
@@ -46,27 +51,45 @@ def _failure_count_add(key: str) -> None:
         cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_S)
 
 
-def login_attempt(*, email: str, password: str, ip: str | None) -> User:
-    """Check a password sign-in, throttled per account and per IP; used by the API and the browser login form.
+def _login_gate(account_key: str, ip_key: str, ip: str | None) -> TooManyRequests | None:
+    """The address that failed too often is locked out; an account that failed too often (from anywhere) is
+    slowed: each address may try it once per LOGIN_ACCOUNT_SLOWDOWN_S. So a stranger cannot lock the owner out,
+    and the owner's first try from a new address is always checked."""
+    counts = cache.get_many([account_key, ip_key])
+    if counts.get(ip_key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        return LoginThrottled()
+    if counts.get(account_key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        slot = f"login-slow:{account_key}:{ip or '-'}"
+        if not cache.add(slot, 1, timeout=settings.LOGIN_ACCOUNT_SLOWDOWN_S):
+            return LoginSlowed()
+    return None
 
-    Raises LoginThrottled (429) when either counter reached settings.LOGIN_FAILURE_LIMIT within
-    settings.LOGIN_FAILURE_WINDOW_S, LoginFailed (401) for a wrong password, unknown or disabled account.
+
+def login_attempt(*, email: str, password: str, ip: str | None, via: str = "api") -> User:
+    """Check a password sign-in; used by the API, the browser login form and the admin's (`via` is audited).
+
+    Raises LoginThrottled (429) for an address with settings.LOGIN_FAILURE_LIMIT failures within
+    settings.LOGIN_FAILURE_WINDOW_S, LoginSlowed (429) for a repeat try on an account with that many failures
+    (see _login_gate), LoginFailed (401) for a wrong password, unknown or disabled account.
     Every outcome is audited. Not atomic on purpose: the failure's audit row must outlive the refusal.
     """
     keys = _failure_keys(email, ip)
-    counts = cache.get_many(keys)
-    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
-        audit_record(actor=None, org=None, action="auth.login_throttled", data={"email": email[:254]}, ip=ip)
-        raise LoginThrottled()
+    data = {"email": email[:254], "via": via}
+    refusal = _login_gate(*keys, ip)
+    if refusal is not None:
+        audit_record(
+            actor=None, org=None, action="auth.login_throttled", data={**data, "why": refusal.default_code}, ip=ip
+        )
+        raise refusal
     user = authenticate(email=email.strip().lower(), password=password)
     if user is None or not user.is_active:
         for key in keys:
             _failure_count_add(key)
-        audit_record(actor=None, org=None, action="auth.login_failed", data={"email": email[:254]}, ip=ip)
+        audit_record(actor=None, org=None, action="auth.login_failed", data=data, ip=ip)
         raise LoginFailed()
     cache.delete(keys[0])
     update_last_login(None, user)
-    audit_record(actor=user, org=None, action="auth.login", target=user, ip=ip)
+    audit_record(actor=user, org=None, action="auth.login", target=user, data={"via": via}, ip=ip)
     return user
 
 
