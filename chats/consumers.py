@@ -55,6 +55,21 @@ def _may_view(user, conversation_id) -> bool:
 
 
 @database_sync_to_async
+def _access_lost(user, conversation_id, password: str) -> int | None:
+    """None while the user may still see the conversation with the password they connected with; else the close
+    code: 4401 after a password change or reset (it ends every socket opened before), 4403 when access is gone."""
+    if selectors.conversation_is_active_owners(user_id=user.pk, conversation_id=conversation_id, password=password):
+        return None  # the common case, in one query (every socket asks every few seconds)
+    try:
+        user.refresh_from_db(fields=["is_active", "password"])
+    except ObjectDoesNotExist:
+        return CLOSE_FORBIDDEN
+    if user.password != password:
+        return CLOSE_UNAUTHENTICATED
+    return None if selectors.conversation_can_view(user=user, conversation_id=conversation_id) else CLOSE_FORBIDDEN
+
+
+@database_sync_to_async
 def _session_alive(session) -> bool:
     return session.session_key is not None and session.exists(session.session_key)
 
@@ -77,6 +92,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple = ()
     last_sent = 0
     watchdog: asyncio.Task | None = None
+    password = ""  # the user's password hash at connect: a change or reset closes the socket
 
     async def connect(self):
         user = self.scope.get("user")
@@ -86,6 +102,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.conversation_id = str(self.scope["url_route"]["kwargs"]["conversation_id"])
         if not await _may_view(user, self.conversation_id):
             return await self._refuse(subprotocol, CLOSE_NOT_FOUND)
+        self.password = user.password
         self.groups_joined = (conversation_group(self.conversation_id), user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -194,9 +211,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.last_sent = seq
 
     async def access_recheck(self, message):
-        """Someone's memberships, teams or grants changed: close if this user lost the conversation."""
-        if not await _may_view(self.scope["user"], self.conversation_id):
-            await self.close(code=CLOSE_FORBIDDEN)
+        """Someone's memberships, teams, grants or password changed: close if this user lost the conversation."""
+        code = await _access_lost(self.scope["user"], self.conversation_id, self.password)
+        if code is not None:
+            await self.close(code=code)
 
     async def _watch(self, user):
         """Fallback for a missed notification or frame, and the token-expiry timer."""
@@ -215,8 +233,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if self.scope.get("auth_method") == "session" and not await _session_alive(self.scope["session"]):
                 await self.close(code=CLOSE_UNAUTHENTICATED)  # signed out elsewhere
                 return
-            if not await _may_view(user, self.conversation_id):
-                await self.close(code=CLOSE_FORBIDDEN)
+            code = await _access_lost(user, self.conversation_id, self.password)
+            if code is not None:
+                await self.close(code=code)
                 return
             if self.live.is_set():
                 async with self.one_at_a_time:

@@ -75,10 +75,14 @@ def conversation_can_view(*, user, conversation_id) -> bool:
     return conversation_list(user=user).filter(pk=conversation_id).exists()
 
 
-def conversation_is_active_owners(*, user_id, conversation_id) -> bool:
+def conversation_is_active_owners(*, user_id, conversation_id, password: str | None = None) -> bool:
     """One query: the user owns the conversation, is active and still a member of its org (a sufficient
-    condition of conversation_can_view that reads the user's state from the database, not from memory)."""
-    return _owned(user_id=user_id, conversation_id=conversation_id).filter(owner__is_active=True).exists()
+    condition of conversation_can_view that reads the user's state from the database, not from memory), and,
+    when given, still has this password hash."""
+    owned = _owned(user_id=user_id, conversation_id=conversation_id).filter(owner__is_active=True)
+    if password is not None:
+        owned = owned.filter(owner__password=password)
+    return owned.exists()
 
 
 def conversation_can_ask(*, user, conversation: Conversation) -> bool:

@@ -82,6 +82,21 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = []
     list_filter = ["is_active", "is_staff"]
 
+    def user_change_password(self, request, id, form_url=""):  # noqa: A002 - Django's signature
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # saved; the reset itself ends the old tokens
+            user = User.objects.filter(pk=id).first()
+            data = {"via": "admin"}
+            audit_record(
+                actor=request.user,
+                org=None,
+                action="auth.password_reset",
+                target=user,
+                data=data,
+                ip=client_ip(request),
+            )
+        return response
+
 
 def _other_owner_exists(org_id, membership_pk) -> bool:
     return Membership.objects.filter(org_id=org_id, role=Role.OWNER).exclude(pk=membership_pk).exists()

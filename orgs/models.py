@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from orgs.crypto import secret_decrypt, secret_encrypt
+from orgs.signals import user_password_changed
 
 dns_label = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "Must be a DNS-1123 label: lowercase letters, digits and '-'."
@@ -47,6 +48,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def set_password(self, raw_password) -> None:
+        super().set_password(raw_password)
+        self._password_set = True
+
+    def save(self, *args, **kwargs) -> None:
+        changed = getattr(self, "_password_set", False) and not self._state.adding
+        self._password_set = False
+        super().save(*args, **kwargs)
+        if changed:
+            user_password_changed.send(sender=User, user=self)
 
 
 class Organization(models.Model):

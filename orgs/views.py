@@ -5,7 +5,7 @@ import asyncio
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import login, logout, update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -154,14 +154,42 @@ def _invitation_act(request, token: str, invitation: Invitation, action: str, fo
 def profile_view(request: HttpRequest) -> HttpResponse:
     form = forms.ProfileForm(request.POST or None, initial={"full_name": request.user.full_name})
     if request.method == "POST" and form.is_valid():
-        services.me_update(actor=request.user, full_name=form.cleaned_data["full_name"])
+        services.me_update(actor=request.user, full_name=form.cleaned_data["full_name"], ip=client_ip(request))
         messages.success(request, "Profile saved.")
         return redirect("profile")
+    return _profile_render(request, form, forms.PasswordChangeForm())
+
+
+@login_required
+@require_POST
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    """Change one's password: every other session, token and WebSocket of the user ends; this session stays."""
+    form = forms.PasswordChangeForm(request.POST)
+    if form.is_valid():
+        try:
+            user = services.password_change(actor=request.user, ip=client_ip(request), **form.cleaned_data)
+        except ValidationError as exc:
+            _form_add_errors(form, exc)
+        else:
+            update_session_auth_hash(request, user)
+            messages.success(request, "Password changed. Your other sessions were signed out.")
+            return redirect("profile")
+    profile = forms.ProfileForm(initial={"full_name": request.user.full_name})
+    return _profile_render(request, profile, form, status=400)
+
+
+def _profile_render(request, form, password_form, status: int = 200) -> HttpResponse:
     memberships = list(Membership.objects.filter(user=request.user).select_related("org").order_by("org__name"))
     for membership in memberships:
         membership.is_admin = membership.has_role(Role.ADMIN)
-    context = {"form": form, "memberships": memberships, "nav": "profile", **nav_context(request)}
-    return render(request, "orgs/profile.html", context)
+    context = {
+        "form": form,
+        "password_form": password_form,
+        "memberships": memberships,
+        "nav": "profile",
+        **nav_context(request),
+    }
+    return render(request, "orgs/profile.html", context, status=status)
 
 
 # --- organisation settings (admins and owners) -----------------------------------------------------------------

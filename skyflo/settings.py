@@ -142,6 +142,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Tokens carry a fingerprint of the password hash: a password change or reset ends every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 REST_FRAMEWORK = {
