@@ -155,7 +155,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "skyflo.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["skyflo.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("SKYFLO_USER_RATE", "600/min"),
         "messages": env_str("SKYFLO_MESSAGE_RATE", "30/min"),

@@ -3,12 +3,12 @@ from drf_spectacular.utils import extend_schema, extend_schema_serializer, inlin
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from orgs import services
 from orgs.selectors import org_list
 from skyflo.client_ip import client_ip
+from skyflo.throttles import ScopedRateThrottle
 
 
 class PublicAuthView(APIView):
