@@ -21,7 +21,7 @@ def conversation_list(*, user, org: Organization | None = None, q: str = "") -> 
     still belong to; newest activity first. `q` searches titles and message text."""
     if not user.is_authenticated or not user.is_active:
         return Conversation.objects.none()
-    mine = Conversation.objects.filter(org__memberships__user=user)
+    mine = Conversation.objects.filter(org__memberships__user=user, deleted_at__isnull=True)
     if org is not None:
         mine = mine.filter(org=org)
     shared = get_objects_for_user(user, VIEW_PERM, klass=mine, accept_global_perms=False, with_superuser=False)
@@ -58,7 +58,9 @@ def _owned(*, user_id, conversation_id) -> QuerySet[Conversation]:
     """The `owner=user` branch of conversation_list for one conversation, as one plain query. Building the
     guardian query of shared conversations costs ~15 ms of CPU, and every posted message and every open
     WebSocket (at connect and every few seconds) asks, nearly always about the user's own conversation."""
-    return Conversation.objects.filter(pk=conversation_id, owner_id=user_id, org__memberships__user_id=user_id)
+    return Conversation.objects.filter(
+        pk=conversation_id, owner_id=user_id, org__memberships__user_id=user_id, deleted_at__isnull=True
+    )
 
 
 def _own_conversation(*, user, pk) -> Conversation | None:

@@ -82,6 +82,16 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = []
     list_filter = ["is_active", "is_staff"]
 
+    def delete_model(self, request, obj):
+        # People with conversations, runs or approvals are protected (deactivate them): the trail keeps its actors.
+        data = {"email": obj.email, "via": "admin"}
+        audit_record(actor=request.user, org=None, action="user.deleted", target=obj, data=data, ip=client_ip(request))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            self.delete_model(request, user)
+
     def user_change_password(self, request, id, form_url=""):  # noqa: A002 - Django's signature
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:  # saved; the reset itself ends the old tokens

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -181,6 +182,17 @@ class ClusterConnection(models.Model):
     def __str__(self) -> str:
         return f"{self.org.slug}/{self.name}"
 
+    def clean(self) -> None:
+        # The namespaces reach the agent's system prompt and kubectl's arguments: labels only.
+        names = self.allowed_namespaces
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValidationError({"allowed_namespaces": "A list of namespace names."})
+        for name in names:
+            try:
+                dns_label(name)
+            except ValidationError:
+                raise ValidationError({"allowed_namespaces": f"{name[:70]!r}: {dns_label.message}"}) from None
+
     @property
     def mcp_server_token(self) -> str:
         return secret_decrypt(self.mcp_token_encrypted)
@@ -193,7 +205,7 @@ class ClusterConnection(models.Model):
 class AuditEvent(models.Model):
     """Append-only record of security-relevant actions."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     org_slug = models.CharField(max_length=63, blank=True)
     actor = models.ForeignKey(

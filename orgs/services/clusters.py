@@ -15,7 +15,6 @@ from orgs.selectors import (
     ClusterGrant,
     cluster_grant_get,
     grant_id_make,
-    grant_id_parse,
     membership_get,
 )
 from orgs.services._access import _require
@@ -144,8 +143,7 @@ def _grant_uuid(row, is_group: bool):
 @transaction.atomic
 def cluster_grant_delete(*, actor: User, cluster: ClusterConnection, grant_id, ip: str | None = None) -> None:
     grant = cluster_grant_get(user=actor, cluster=cluster, grant_id=grant_id)  # admin+ and visible, else 403/404
-    kind, _ = grant_id_parse(grant.id)
-    holder = grant.team.group if kind == GRANT_GROUP else grant.user
+    holder = grant.team.group if grant.team is not None else grant.user
     remove_perm(f"orgs.{grant.permission}", holder, cluster)
     data = {
         "permission": grant.permission,
