@@ -32,11 +32,15 @@ CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
 CLOSE_FORBIDDEN = 4403  # access lost while connected
 CLOSE_NOT_FOUND = 4404  # not visible to this user (or does not exist)
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_MANY = 4429  # resumes faster than RESUME_BURST / RESUME_REFILL_S allow
 REPLAY_CHUNK = 500
 # A client that resumes sends {"type": "resume"} as soon as the socket opens (the chat UI does); until it has,
 # or for at most this long, live frames wait in the channel queue, so that none is relayed before the replay of
 # older ones. A client that never resumes gets live frames from this long after its connect.
 RESUME_GRACE_S = 0.5
+# Each resume may replay the whole log: a socket gets RESUME_BURST of them, and one more every RESUME_REFILL_S.
+RESUME_BURST = 5
+RESUME_REFILL_S = 2.0
 
 
 def _recheck_interval() -> float:
@@ -93,6 +97,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     last_sent = 0
     watchdog: asyncio.Task | None = None
     password = ""  # the user's password hash at connect: a change or reset closes the socket
+    resume_tokens = float(RESUME_BURST)
+    resume_counted_at = 0.0
 
     async def connect(self):
         user = self.scope.get("user")
@@ -188,7 +194,22 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             await self.send(text_data=json.dumps({"type": "error", "detail": "after must be a seq (integer >= 0)"}))
             return
+        if not self._resume_allowed():
+            await self.close(code=CLOSE_TOO_MANY)
+            return
         await self._replay(after=after)
+
+    def _resume_allowed(self) -> bool:
+        """A token bucket of RESUME_BURST resumes, refilled one per RESUME_REFILL_S."""
+        now = time.monotonic()
+        if self.resume_counted_at:
+            refill = (now - self.resume_counted_at) / RESUME_REFILL_S
+            self.resume_tokens = min(float(RESUME_BURST), self.resume_tokens + refill)
+        self.resume_counted_at = now
+        if self.resume_tokens < 1:
+            return False
+        self.resume_tokens -= 1
+        return True
 
     async def _replay(self, *, after: int, upto: int | None = None) -> None:
         while True:
