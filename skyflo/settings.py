@@ -43,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skyflo.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -173,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"OrgRoleEnum": "orgs.models.Role"},
+    # Served from static/vendor (pinned, see its README), not a CDN; the CSP allows no other origin.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui-dist-5.35.0",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png",
 }
 
 # --- security --------------------------------------------------------------------------------------------
@@ -189,6 +193,11 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# 'self' covers ws:/wss: of the same host (CSP 3). data: images: swagger-ui's and the admin's inline SVG icons.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 # --- the agent ---------------------------------------------------------------------------------------------
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes={"http", "https"})
