@@ -82,6 +82,12 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = []
     list_filter = ["is_active", "is_staff"]
 
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        data = {"changed": sorted(form.changed_data), "via": "admin"}
+        action = "user.updated" if change else "user.created"
+        audit_record(actor=request.user, org=None, action=action, target=obj, data=data, ip=client_ip(request))
+
     def delete_model(self, request, obj):
         # People with conversations, runs or approvals are protected (deactivate them): the trail keeps its actors.
         data = {"email": obj.email, "via": "admin"}
