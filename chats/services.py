@@ -85,6 +85,7 @@ def conversation_delete(*, user, conversation_id, ip: str | None = None) -> None
     ledger stay as the trail of what was asked and changed (Conflict while a run is unfinished: cancel it first).
     Audited; `conversation_deleted` follows the commit."""
     conversation = _managed(user=user, conversation_id=conversation_id)
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()  # runs start under this lock
     if conversation.runs.filter(finished_at__isnull=True).exists():
         raise Conflict("A request in this conversation is still running; cancel it before deleting.")
     pk = conversation.pk
