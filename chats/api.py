@@ -16,6 +16,7 @@ from chats.events import event_frame
 from chats.models import Conversation, Message
 from orgs.models import Organization
 from skyflo.api_errors import ACCESS_ERRORS as ERRORS
+from skyflo.client_ip import client_ip
 from skyflo.pagination import CursorPagination
 
 EVENT_PAGE = 500
@@ -149,7 +150,7 @@ class ConversationDetailView(APIView):
 
     @extend_schema(responses={204: None, **ERRORS})
     def delete(self, request, pk):
-        services.conversation_delete(user=request.user, conversation_id=pk)
+        services.conversation_delete(user=request.user, conversation_id=pk, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -173,6 +174,7 @@ class ConversationSharesView(APIView):
             conversation_id=pk,
             team_id=body.validated_data["team"],
             can_ask=body.validated_data["can_ask"],
+            ip=client_ip(request),
         )
         return Response(share, status=status.HTTP_201_CREATED)
 
@@ -180,7 +182,7 @@ class ConversationSharesView(APIView):
 class ConversationShareDetailView(APIView):
     @extend_schema(responses={204: None, **ERRORS}, summary="Stop sharing with a team.")
     def delete(self, request, pk, team_id):
-        services.conversation_unshare(user=request.user, conversation_id=pk, team_id=team_id)
+        services.conversation_unshare(user=request.user, conversation_id=pk, team_id=team_id, ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

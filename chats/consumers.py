@@ -32,11 +32,15 @@ CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
 CLOSE_FORBIDDEN = 4403  # access lost while connected
 CLOSE_NOT_FOUND = 4404  # not visible to this user (or does not exist)
 CLOSE_BAD_REQUEST = 4400
+CLOSE_TOO_MANY = 4429  # resumes faster than RESUME_BURST / RESUME_REFILL_S allow
 REPLAY_CHUNK = 500
 # A client that resumes sends {"type": "resume"} as soon as the socket opens (the chat UI does); until it has,
 # or for at most this long, live frames wait in the channel queue, so that none is relayed before the replay of
 # older ones. A client that never resumes gets live frames from this long after its connect.
 RESUME_GRACE_S = 0.5
+# Each resume may replay the whole log: a socket gets RESUME_BURST of them, and one more every RESUME_REFILL_S.
+RESUME_BURST = 5
+RESUME_REFILL_S = 2.0
 
 
 def _recheck_interval() -> float:
@@ -52,6 +56,21 @@ def _may_view(user, conversation_id) -> bool:
     except ObjectDoesNotExist:
         return False
     return selectors.conversation_can_view(user=user, conversation_id=conversation_id)
+
+
+@database_sync_to_async
+def _access_lost(user, conversation_id, password: str) -> int | None:
+    """None while the user may still see the conversation with the password they connected with; else the close
+    code: 4401 after a password change or reset (it ends every socket opened before), 4403 when access is gone."""
+    if selectors.conversation_is_active_owners(user_id=user.pk, conversation_id=conversation_id, password=password):
+        return None  # the common case, in one query (every socket asks every few seconds)
+    try:
+        user.refresh_from_db(fields=["is_active", "password"])
+    except ObjectDoesNotExist:
+        return CLOSE_FORBIDDEN
+    if user.password != password:
+        return CLOSE_UNAUTHENTICATED
+    return None if selectors.conversation_can_view(user=user, conversation_id=conversation_id) else CLOSE_FORBIDDEN
 
 
 @database_sync_to_async
@@ -77,6 +96,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple = ()
     last_sent = 0
     watchdog: asyncio.Task | None = None
+    password = ""  # the user's password hash at connect: a change or reset closes the socket
+    resume_tokens = float(RESUME_BURST)
+    resume_counted_at = 0.0
 
     async def connect(self):
         user = self.scope.get("user")
@@ -86,6 +108,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.conversation_id = str(self.scope["url_route"]["kwargs"]["conversation_id"])
         if not await _may_view(user, self.conversation_id):
             return await self._refuse(subprotocol, CLOSE_NOT_FOUND)
+        self.password = user.password
         self.groups_joined = (conversation_group(self.conversation_id), user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -171,7 +194,22 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             await self.send(text_data=json.dumps({"type": "error", "detail": "after must be a seq (integer >= 0)"}))
             return
+        if not self._resume_allowed():
+            await self.close(code=CLOSE_TOO_MANY)
+            return
         await self._replay(after=after)
+
+    def _resume_allowed(self) -> bool:
+        """A token bucket of RESUME_BURST resumes, refilled one per RESUME_REFILL_S."""
+        now = time.monotonic()
+        if self.resume_counted_at:
+            refill = (now - self.resume_counted_at) / RESUME_REFILL_S
+            self.resume_tokens = min(float(RESUME_BURST), self.resume_tokens + refill)
+        self.resume_counted_at = now
+        if self.resume_tokens < 1:
+            return False
+        self.resume_tokens -= 1
+        return True
 
     async def _replay(self, *, after: int, upto: int | None = None) -> None:
         while True:
@@ -194,9 +232,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.last_sent = seq
 
     async def access_recheck(self, message):
-        """Someone's memberships, teams or grants changed: close if this user lost the conversation."""
-        if not await _may_view(self.scope["user"], self.conversation_id):
-            await self.close(code=CLOSE_FORBIDDEN)
+        """Someone's memberships, teams, grants or password changed: close if this user lost the conversation."""
+        code = await _access_lost(self.scope["user"], self.conversation_id, self.password)
+        if code is not None:
+            await self.close(code=code)
 
     async def _watch(self, user):
         """Fallback for a missed notification or frame, and the token-expiry timer."""
@@ -215,8 +254,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             if self.scope.get("auth_method") == "session" and not await _session_alive(self.scope["session"]):
                 await self.close(code=CLOSE_UNAUTHENTICATED)  # signed out elsewhere
                 return
-            if not await _may_view(user, self.conversation_id):
-                await self.close(code=CLOSE_FORBIDDEN)
+            code = await _access_lost(user, self.conversation_id, self.password)
+            if code is not None:
+                await self.close(code=code)
                 return
             if self.live.is_set():
                 async with self.one_at_a_time:

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from orgs.models import dns_label
+
 
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -15,8 +17,9 @@ class Conversation(models.Model):
         on_delete=models.SET_NULL,
         related_name="conversations",
     )
-    namespace = models.CharField(max_length=63, blank=True)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
+    namespace = models.CharField(max_length=63, blank=True, validators=[dns_label])
+    # PROTECT: a person with conversations is deactivated, not deleted, so runs and approvals keep their actors.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="conversations")
     title = models.CharField(max_length=200, blank=True)
     archived = models.BooleanField(default=False)
     # Highest event seq handed out; events take the next one under this row's lock.
@@ -24,6 +27,8 @@ class Conversation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_activity_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Deleting hides the conversation and drops its event log; its runs, approvals and tool-call ledger stay.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]

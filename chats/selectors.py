@@ -21,7 +21,7 @@ def conversation_list(*, user, org: Organization | None = None, q: str = "") -> 
     still belong to; newest activity first. `q` searches titles and message text."""
     if not user.is_authenticated or not user.is_active:
         return Conversation.objects.none()
-    mine = Conversation.objects.filter(org__memberships__user=user)
+    mine = Conversation.objects.filter(org__memberships__user=user, deleted_at__isnull=True)
     if org is not None:
         mine = mine.filter(org=org)
     shared = get_objects_for_user(user, VIEW_PERM, klass=mine, accept_global_perms=False, with_superuser=False)
@@ -58,7 +58,9 @@ def _owned(*, user_id, conversation_id) -> QuerySet[Conversation]:
     """The `owner=user` branch of conversation_list for one conversation, as one plain query. Building the
     guardian query of shared conversations costs ~15 ms of CPU, and every posted message and every open
     WebSocket (at connect and every few seconds) asks, nearly always about the user's own conversation."""
-    return Conversation.objects.filter(pk=conversation_id, owner_id=user_id, org__memberships__user_id=user_id)
+    return Conversation.objects.filter(
+        pk=conversation_id, owner_id=user_id, org__memberships__user_id=user_id, deleted_at__isnull=True
+    )
 
 
 def _own_conversation(*, user, pk) -> Conversation | None:
@@ -75,10 +77,14 @@ def conversation_can_view(*, user, conversation_id) -> bool:
     return conversation_list(user=user).filter(pk=conversation_id).exists()
 
 
-def conversation_is_active_owners(*, user_id, conversation_id) -> bool:
+def conversation_is_active_owners(*, user_id, conversation_id, password: str | None = None) -> bool:
     """One query: the user owns the conversation, is active and still a member of its org (a sufficient
-    condition of conversation_can_view that reads the user's state from the database, not from memory)."""
-    return _owned(user_id=user_id, conversation_id=conversation_id).filter(owner__is_active=True).exists()
+    condition of conversation_can_view that reads the user's state from the database, not from memory), and,
+    when given, still has this password hash."""
+    owned = _owned(user_id=user_id, conversation_id=conversation_id).filter(owner__is_active=True)
+    if password is not None:
+        owned = owned.filter(owner__password=password)
+    return owned.exists()
 
 
 def conversation_can_ask(*, user, conversation: Conversation) -> bool:

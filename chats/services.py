@@ -5,14 +5,17 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
 from chats.models import Conversation
 from chats.selectors import ASK_PERM, VIEW_PERM, conversation_can_manage, conversation_get_for_view
 from chats.signals import conversation_deleted
-from orgs.models import ClusterConnection, Organization, Team
+from orgs.models import ClusterConnection, Organization, Team, dns_label
 from orgs.selectors import cluster_can_use, membership_get
+from orgs.services import audit_record
+from skyflo.api_errors import Conflict
 
 TITLE_MAX = 200
 
@@ -50,6 +53,10 @@ def conversation_create(*, user, org_slug: str, cluster_id, title: str = "", nam
     if not cluster_can_use(user=user, cluster=cluster):
         raise PermissionDenied("You may not use this cluster.")
     namespace = (namespace or "").strip() or cluster.default_namespace
+    try:
+        dns_label(namespace)  # it reaches the agent's system prompt and kubectl's arguments
+    except ValidationError:
+        raise ValidationError({"namespace": [dns_label.message]}) from None
     if cluster.allowed_namespaces and namespace not in cluster.allowed_namespaces:
         raise ValidationError({"namespace": [f"Namespace {namespace!r} is not allowed on this cluster."]})
     return Conversation.objects.create(
@@ -73,12 +80,21 @@ def conversation_rename(*, user, conversation_id, title: str) -> Conversation:
 
 
 @transaction.atomic
-def conversation_delete(*, user, conversation_id) -> None:
-    """Deletes the conversation with its messages, runs and events; `conversation_deleted` follows the commit."""
+def conversation_delete(*, user, conversation_id, ip: str | None = None) -> None:
+    """Hide the conversation from everyone and drop its event log; its messages, runs, approvals and tool-call
+    ledger stay as the trail of what was asked and changed (Conflict while a run is unfinished: cancel it first).
+    Audited; `conversation_deleted` follows the commit."""
     conversation = _managed(user=user, conversation_id=conversation_id)
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()  # runs start under this lock
+    if conversation.runs.filter(finished_at__isnull=True).exists():
+        raise Conflict("A request in this conversation is still running; cancel it before deleting.")
     pk = conversation.pk
     _object_permissions_delete(conversation)
-    conversation.delete()
+    conversation.events.all().delete()
+    conversation.deleted_at = timezone.now()
+    conversation.save(update_fields=["deleted_at", "updated_at"])
+    data = {"title": conversation.title}
+    audit_record(actor=user, org=conversation.org, action="conversation.deleted", target=conversation, data=data, ip=ip)
     transaction.on_commit(lambda: conversation_deleted.send(sender=Conversation, conversation_id=pk))
 
 
@@ -100,7 +116,7 @@ def _team_may_use(team: Team, cluster: ClusterConnection | None) -> bool:
 
 
 @transaction.atomic
-def conversation_share(*, user, conversation_id, team_id, can_ask: bool = False) -> dict:
+def conversation_share(*, user, conversation_id, team_id, can_ask: bool = False, ip: str | None = None) -> dict:
     """Share with a team: view always; ask only when asked for and the team may use the cluster."""
     conversation = _managed(user=user, conversation_id=conversation_id)
     team = _team_of(conversation, team_id)
@@ -111,14 +127,20 @@ def conversation_share(*, user, conversation_id, team_id, can_ask: bool = False)
         assign_perm(ASK_PERM, team.group, conversation)
     else:
         remove_perm(ASK_PERM, team.group, conversation)
+    data = {"team": team.name, "can_ask": can_ask}
+    audit_record(actor=user, org=conversation.org, action="conversation.shared", target=conversation, data=data, ip=ip)
     return {"team": team.pk, "can_ask": can_ask}
 
 
 @transaction.atomic
-def conversation_unshare(*, user, conversation_id, team_id) -> None:
+def conversation_unshare(*, user, conversation_id, team_id, ip: str | None = None) -> None:
     conversation = _managed(user=user, conversation_id=conversation_id)
     team = Team.objects.filter(org=conversation.org, pk=team_id).select_related("group").first()
     if team is None or VIEW_PERM.split(".")[1] not in get_perms(team.group, conversation):
         raise Http404("The conversation is not shared with this team.")
     remove_perm(VIEW_PERM, team.group, conversation)
     remove_perm(ASK_PERM, team.group, conversation)
+    data = {"team": team.name}
+    audit_record(
+        actor=user, org=conversation.org, action="conversation.unshared", target=conversation, data=data, ip=ip
+    )

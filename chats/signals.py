@@ -16,6 +16,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from chats.publisher import group_send_sync, user_group
 from orgs.models import Membership
+from orgs.signals import user_password_changed
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +75,8 @@ def _user_permission_deleted(sender, instance, **kwargs):
 @receiver(pre_delete, sender=GroupObjectPermission)
 def _group_permission_deleted(sender, instance, **kwargs):
     access_recheck_notify(user_ids=instance.group.user_set.values_list("pk", flat=True))
+
+
+@receiver(user_password_changed, dispatch_uid="chats.password_changed")
+def _password_changed(sender, user, **kwargs):
+    access_recheck_notify(user_ids=[user.pk])

@@ -4,14 +4,37 @@ the cluster token is write-only (never rendered), and the audit log is read-only
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from guardian.admin import GuardedModelAdmin
 
 from orgs.models import AuditEvent, ClusterConnection, Invitation, Membership, Organization, Role, Team, User
-from orgs.services import OWNER_RULE, audit_record, membership_delete_with_access
+from orgs.services import OWNER_RULE, LoginFailed, audit_record, login_attempt, membership_delete_with_access
+from orgs.services.tool_server_address import tool_server_url_check
+from skyflo.api_errors import TooManyRequests
 from skyflo.client_ip import client_ip
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """The admin's sign-in goes through the same throttle and audit as the API's and the login page's."""
+
+    def clean(self):
+        email, password = self.cleaned_data.get("username"), self.cleaned_data.get("password")
+        if not email or not password:
+            return self.cleaned_data
+        try:
+            self.user_cache = login_attempt(email=email, password=password, ip=client_ip(self.request), via="admin")
+        except LoginFailed:
+            raise self.get_invalid_login_error() from None
+        except TooManyRequests as exc:
+            raise ValidationError(str(exc.detail), code="throttled") from None
+        self.confirm_login_allowed(self.user_cache)
+        return self.cleaned_data
+
+
+admin.site.login_form = AdminLoginForm
 
 
 class AuditedAdmin(admin.ModelAdmin):
@@ -58,6 +81,37 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["last_login", "date_joined"]
     filter_horizontal = []
     list_filter = ["is_active", "is_staff"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        data = {"changed": sorted(form.changed_data), "via": "admin"}
+        action = "user.updated" if change else "user.created"
+        audit_record(actor=request.user, org=None, action=action, target=obj, data=data, ip=client_ip(request))
+
+    def delete_model(self, request, obj):
+        # People with conversations, runs or approvals are protected (deactivate them): the trail keeps its actors.
+        data = {"email": obj.email, "via": "admin"}
+        audit_record(actor=request.user, org=None, action="user.deleted", target=obj, data=data, ip=client_ip(request))
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for user in queryset:
+            self.delete_model(request, user)
+
+    def user_change_password(self, request, id, form_url=""):  # noqa: A002 - Django's signature
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # saved; the reset itself ends the old tokens
+            user = User.objects.filter(pk=id).first()
+            data = {"via": "admin"}
+            audit_record(
+                actor=request.user,
+                org=None,
+                action="auth.password_reset",
+                target=user,
+                data=data,
+                ip=client_ip(request),
+            )
+        return response
 
 
 def _other_owner_exists(org_id, membership_pk) -> bool:
@@ -210,6 +264,18 @@ class ClusterForm(forms.ModelForm):
             "read_only",
             "is_sandbox",
         ]
+
+    def clean(self):
+        cleaned = super().clean()
+        url, adding = cleaned.get("mcp_server_url"), self.instance._state.adding
+        if url is None or (not adding and url == self.instance.mcp_server_url):
+            return cleaned
+        token_given = cleaned.get("new_mcp_server_token") or cleaned.get("clear_mcp_server_token")
+        if not adding and not token_given:
+            # The stored token must not follow the connection to another host.
+            self.add_error("new_mcp_server_token", "Give the tool server's token again when you change its URL.")
+        tool_server_url_check(url)
+        return cleaned
 
     def save(self, commit=True):
         if self.cleaned_data.get("new_mcp_server_token"):

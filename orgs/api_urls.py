@@ -12,6 +12,7 @@ urlpatterns = [
     path("auth/token/refresh/", auth.TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/logout/", auth.LogoutView.as_view(), name="auth-logout"),
     path("auth/me/", auth.MeView.as_view(), name="auth-me"),
+    path("auth/password/", auth.PasswordView.as_view(), name="auth-password"),
     path("orgs/", orgs.OrgListView.as_view(), name="org-list"),
     path(ORG, orgs.OrgDetailView.as_view(), name="org-detail"),
     path(ORG + "transfer-ownership/", orgs.OwnershipTransferView.as_view(), name="org-transfer-ownership"),

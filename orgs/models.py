@@ -4,11 +4,13 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Group, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
 from orgs.crypto import secret_decrypt, secret_encrypt
+from orgs.signals import user_password_changed
 
 dns_label = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "Must be a DNS-1123 label: lowercase letters, digits and '-'."
@@ -47,6 +49,17 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def set_password(self, raw_password) -> None:
+        super().set_password(raw_password)
+        self._password_set = True
+
+    def save(self, *args, **kwargs) -> None:
+        changed = getattr(self, "_password_set", False) and not self._state.adding
+        self._password_set = False
+        super().save(*args, **kwargs)
+        if changed:
+            user_password_changed.send(sender=User, user=self)
 
 
 class Organization(models.Model):
@@ -169,6 +182,17 @@ class ClusterConnection(models.Model):
     def __str__(self) -> str:
         return f"{self.org.slug}/{self.name}"
 
+    def clean(self) -> None:
+        # The namespaces reach the agent's system prompt and kubectl's arguments: labels only.
+        names = self.allowed_namespaces
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValidationError({"allowed_namespaces": "A list of namespace names."})
+        for name in names:
+            try:
+                dns_label(name)
+            except ValidationError:
+                raise ValidationError({"allowed_namespaces": f"{name[:70]!r}: {dns_label.message}"}) from None
+
     @property
     def mcp_server_token(self) -> str:
         return secret_decrypt(self.mcp_token_encrypted)
@@ -181,7 +205,7 @@ class ClusterConnection(models.Model):
 class AuditEvent(models.Model):
     """Append-only record of security-relevant actions."""
 
-    id = models.BigAutoField(primary_key=True)
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     org_slug = models.CharField(max_length=63, blank=True)
     actor = models.ForeignKey(

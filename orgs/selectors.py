@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Exists, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils.crypto import salted_hmac
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
@@ -175,12 +176,10 @@ class ClusterGrant:
 
 
 def grant_id_make(kind: int, pk: int) -> uuid.UUID:
-    # Guardian rows have integer keys; the API speaks UUIDs, so the kind and row id are packed into one.
-    return uuid.UUID(int=(kind << 64) | pk)
-
-
-def grant_id_parse(grant_id: uuid.UUID) -> tuple[int, int]:
-    return grant_id.int >> 64, grant_id.int & ((1 << 64) - 1)
+    """Guardian rows have sequential integer keys; the API speaks UUIDs. A keyed hash of the kind and row id:
+    stable, and neither guessable nor telling how many grants exist."""
+    digest = salted_hmac("skyflo.cluster-grant-id", f"{kind}:{pk}").digest()
+    return uuid.UUID(bytes=digest[:16], version=4)
 
 
 def _grant_rows(cluster: ClusterConnection):
@@ -203,7 +202,7 @@ def cluster_grant_list(*, user: User, cluster: ClusterConnection) -> list[Cluste
         ClusterGrant(grant_id_make(GRANT_GROUP, row.pk), cluster, row.permission.codename, row.group.team, None)
         for row in groups
     ]
-    return sorted(grants, key=lambda grant: grant.id.int)
+    return sorted(grants, key=lambda g: (g.permission, g.team.name if g.team else "", g.user.email if g.user else ""))
 
 
 def cluster_grant_get(*, user: User, cluster: ClusterConnection, grant_id: uuid.UUID) -> ClusterGrant:

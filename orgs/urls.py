@@ -8,6 +8,7 @@ urlpatterns = [
     path("setup/", views.setup_view, name="setup"),
     path("invitations/<str:token>/", views.invitation_view, name="invitation-accept"),
     path("profile/", views.profile_view, name="profile"),
+    path("profile/password/", views.password_change_view, name="profile-password"),
     path("orgs/<slug:slug>/settings/", views.settings_members_view, name="org-settings"),
     path("orgs/<slug:slug>/settings/invitations/", views.settings_invitations_view, name="org-settings-invitations"),
     path("orgs/<slug:slug>/settings/teams/", views.settings_teams_view, name="org-settings-teams"),

@@ -1,6 +1,7 @@
 """Skyflo settings. Read the environment here and nowhere else (see DESIGN.md "Configuration")."""
 
 import contextlib
+import ipaddress
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "skyflo.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -121,8 +123,11 @@ LOGIN_REDIRECT_URL = "chat-home"
 LOGOUT_REDIRECT_URL = "login"
 SIGNUP_ENABLED = env_bool("SKYFLO_SIGNUP_ENABLED", False)
 INVITATION_TTL = timedelta(days=env_int("SKYFLO_INVITATION_TTL_DAYS", 7, minimum=1))
-LOGIN_FAILURE_LIMIT = env_int("SKYFLO_LOGIN_FAILURE_LIMIT", 5, minimum=1)  # per account and per IP, per window
+# Failed sign-ins per window: an address reaching the limit is locked out for the window; an account reaching
+# it is slowed (one try per address per LOGIN_ACCOUNT_SLOWDOWN_S), never locked (orgs/services/accounts.py).
+LOGIN_FAILURE_LIMIT = env_int("SKYFLO_LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_FAILURE_WINDOW_S = env_int("SKYFLO_LOGIN_FAILURE_WINDOW_S", 900, minimum=1)
+LOGIN_ACCOUNT_SLOWDOWN_S = env_int("SKYFLO_LOGIN_ACCOUNT_SLOWDOWN_S", 30, minimum=1)
 TRUSTED_PROXIES = env_networks("SKYFLO_TRUSTED_PROXIES")  # whose X-Forwarded-For is believed (skyflo/client_ip.py)
 
 SIMPLE_JWT = {
@@ -138,6 +143,8 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "USER_ID_FIELD": "id",
     "USER_ID_CLAIM": "user_id",
+    # Tokens carry a fingerprint of the password hash: a password change or reset ends every token issued before.
+    "CHECK_REVOKE_TOKEN": True,
 }
 
 REST_FRAMEWORK = {
@@ -149,7 +156,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "skyflo.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["skyflo.throttles.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "user": env_str("SKYFLO_USER_RATE", "600/min"),
         "messages": env_str("SKYFLO_MESSAGE_RATE", "30/min"),
@@ -167,6 +174,9 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"OrgRoleEnum": "orgs.models.Role"},
+    # Served from static/vendor (pinned, see its README), not a CDN; the CSP allows no other origin.
+    "SWAGGER_UI_DIST": "/static/vendor/swagger-ui-dist-5.35.0",
+    "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png",
 }
 
 # --- security --------------------------------------------------------------------------------------------
@@ -183,6 +193,11 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# 'self' covers ws:/wss: of the same host (CSP 3). data: images: swagger-ui's and the admin's inline SVG icons.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 # --- the agent ---------------------------------------------------------------------------------------------
 LLM_BASE_URL = env_url("LLM_BASE_URL", schemes={"http", "https"})
@@ -192,6 +207,11 @@ LLM_TIMEOUT_S = env_int("SKYFLO_LLM_TIMEOUT_S", 120, minimum=1)
 LLM_CONTEXT_TOKENS = env_int("SKYFLO_LLM_CONTEXT_TOKENS", 128000, minimum=1000)
 MCP_SERVER_URL = env_url("MCP_SERVER_URL", schemes={"http", "https"})
 MCP_SERVER_TOKEN = env_str("MCP_SERVER_TOKEN")
+# Non-public networks cluster connections may point at (orgs/services/tool_server_address.py). Debug and embedded
+# mode run the tool server on loopback, so there loopback is allowed unless a list is given.
+MCP_ALLOWED_NETWORKS = env_networks("SKYFLO_MCP_ALLOWED_NETWORKS") or (
+    [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")] if DEBUG else []
+)
 KUBECONFIG = env_str("KUBECONFIG")
 SANDBOX_CLUSTER = env_bool("SKYFLO_SANDBOX_CLUSTER", False)  # set by the embedded launcher, shown in the UI
 

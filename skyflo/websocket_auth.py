@@ -15,6 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import AccessToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 SUBPROTOCOL = "skyflo.v1"
 BEARER_PREFIX = "bearer."
@@ -66,6 +67,8 @@ def _user_for_token(raw: str):
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None:
         return None, None, "unknown or disabled user"
+    if token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        return None, None, "the password changed since this token was issued"
     return user, int(token["exp"]), None
 
 

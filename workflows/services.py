@@ -22,6 +22,7 @@ from chats.models import Conversation, Message
 from chats.publisher import event_publish
 from orgs.models import Role, User
 from orgs.selectors import cluster_can_operate, has_role
+from orgs.services.audit import audit_record
 from skyflo.api_errors import Conflict, TooManyRequests
 from workflows.models import Approval, Run
 
@@ -119,6 +120,7 @@ def run_cancel(*, user: User, run: Run) -> Run:
         raise Conflict(f"The run already finished ({run.status}).")
     run.cancel_requested = True
     run.save(update_fields=["cancel_requested"])
+    _audit(run, "run.cancelled", actor=user, data={"status": run.status})
     if run.status == Run.Status.RUNNING:
         return run  # its worker sees the flag within CANCEL_POLL_S and stops the LLM stream and the command
     Approval.objects.filter(run=run, decision=Approval.Decision.PENDING).update(
@@ -205,6 +207,7 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
             Run.objects.filter(pk=run.pk).update(status=Run.Status.RUNNING, heartbeat_at=timezone.now())
             return None
         if created:
+            _audit(approval, "approval.requested", actor=run.requested_by)
             run_event_publish(
                 run,
                 "approval.requested",
@@ -263,6 +266,7 @@ def approval_decide(
     locked.reason = reason or ""
     locked.decided_at = timezone.now()
     locked.save(update_fields=["decision", "decided_by", "reason", "decided_at"])
+    _audit(locked, f"approval.{locked.decision}", actor=user, data={"reason": locked.reason})
     _approval_resolved(locked, decision=decision, by=str(user.pk))
     return locked
 
@@ -274,6 +278,16 @@ def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> 
         {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason},
     )
     _dispatch_after_commit(approval.run_id, approval_resume_value(approval))
+
+
+def _audit(target: Run | Approval, action: str, *, actor: User | None, data: dict | None = None) -> None:
+    """The audit row of a cancel or an approval's request or decision (it outlives the conversation)."""
+    run = target if isinstance(target, Run) else target.run
+    facts = {"run": str(run.pk), "conversation": str(run.conversation_id)}
+    if isinstance(target, Approval):
+        facts |= {"tool": target.tool, "call_id": target.call_id}
+    org = Conversation.objects.select_related("org").get(pk=run.conversation_id).org
+    audit_record(actor=actor, org=org, action=action, target=target, data={**facts, **(data or {})})
 
 
 def approvals_expire() -> int:
@@ -294,6 +308,7 @@ def approvals_expire() -> int:
             approval.reason = "Nobody decided before the approval expired."
             approval.decided_at = timezone.now()
             approval.save(update_fields=["decision", "reason", "decided_at"])
+            _audit(approval, "approval.expired", actor=None)
             if approval.run.status == Run.Status.AWAITING_APPROVAL:
                 _approval_resolved(approval, decision="expired", by=None)
             expired += 1

@@ -86,9 +86,9 @@ def test_it_deletes_only_for_the_owner(world, api):
     assert api["teammate"].delete(url).status_code == 403
     assert _snapshot(world) == before
     assert api["owner"].delete(url).status_code == 204
-    assert not Conversation.objects.filter(pk=world.conversation.pk).exists()
+    assert api["owner"].get(url).status_code == 404  # hidden; the row and its messages stay as the trail
+    assert Conversation.objects.get(pk=world.conversation.pk).deleted_at is not None
     assert not RunEvent.objects.filter(conversation_id=world.conversation.pk).exists()
-    assert not Message.objects.filter(conversation_id=world.conversation.pk).exists()
 
 
 def test_it_shares_only_for_the_owner_and_asks_only_with_cluster_use(world, api):

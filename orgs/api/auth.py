@@ -1,13 +1,14 @@
+from django.contrib.auth import update_session_auth_hash
 from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from orgs import services
 from orgs.selectors import org_list
 from skyflo.client_ip import client_ip
+from skyflo.throttles import ScopedRateThrottle
 
 
 class PublicAuthView(APIView):
@@ -101,11 +102,33 @@ class LogoutView(APIView):
         return Response({"detail": "Signed out."})
 
 
+class PasswordView(APIView):
+    """Change one's own password. Every other session, refresh token, access token and WebSocket of the user ends;
+    the answer carries a new token pair, and a browser session that made the change stays signed in."""
+
+    @extend_schema_serializer(component_name="PasswordChangeInput")
+    class InputSerializer(serializers.Serializer):
+        current_password = serializers.CharField(write_only=True, style={"input_type": "password"})
+        new_password = serializers.CharField(write_only=True, style={"input_type": "password"})
+
+    @extend_schema(request=InputSerializer, responses={200: TokenPairOutput}, tags=["auth"])
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = services.password_change(actor=request.user, ip=client_ip(request), **data.validated_data)
+        if request.session.session_key:
+            update_session_auth_hash(request, user)
+        return Response(services.token_pair_issue(user=user))
+
+
 class MeView(APIView):
     @extend_schema_serializer(component_name="MeInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.EmailField(required=False)
         full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+        current_password = serializers.CharField(
+            write_only=True, required=False, style={"input_type": "password"}, help_text="Needed to change the email."
+        )
 
     @extend_schema(responses={200: MeOutput}, tags=["auth"])
     def get(self, request):
@@ -115,5 +138,5 @@ class MeView(APIView):
     def patch(self, request):
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        user = services.me_update(actor=request.user, **data.validated_data)
+        user = services.me_update(actor=request.user, ip=client_ip(request), **data.validated_data)
         return Response(MeOutput(user).data)

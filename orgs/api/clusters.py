@@ -151,7 +151,7 @@ class GrantDetailView(ClusterScopedView):
 
 
 class AuditOutput(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
     action = serializers.CharField()
     actor_email = serializers.CharField()
     target_type = serializers.CharField()

@@ -11,8 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from orgs.models import Organization, User
 from orgs.services._access import _email_normalize
@@ -29,8 +31,13 @@ class LoginFailed(AuthenticationFailed):
 
 
 class LoginThrottled(TooManyRequests):
-    default_detail = "Too many failed sign-in attempts; try again later."
+    default_detail = "Too many failed sign-in attempts from this address; try again later."
     default_code = "login_throttled"
+
+
+class LoginSlowed(TooManyRequests):
+    default_detail = "Too many failed sign-ins for this account; wait a moment and try again."
+    default_code = "login_slowed"
 
 
 def _failure_keys(email: str, ip: str | None) -> list[str]:
@@ -46,27 +53,45 @@ def _failure_count_add(key: str) -> None:
         cache.set(key, 1, timeout=settings.LOGIN_FAILURE_WINDOW_S)
 
 
-def login_attempt(*, email: str, password: str, ip: str | None) -> User:
-    """Check a password sign-in, throttled per account and per IP; used by the API and the browser login form.
+def _login_gate(account_key: str, ip_key: str, ip: str | None) -> TooManyRequests | None:
+    """The address that failed too often is locked out; an account that failed too often (from anywhere) is
+    slowed: each address may try it once per LOGIN_ACCOUNT_SLOWDOWN_S. So a stranger cannot lock the owner out,
+    and the owner's first try from a new address is always checked."""
+    counts = cache.get_many([account_key, ip_key])
+    if counts.get(ip_key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        return LoginThrottled()
+    if counts.get(account_key, 0) >= settings.LOGIN_FAILURE_LIMIT:
+        slot = f"login-slow:{account_key}:{ip or '-'}"
+        if not cache.add(slot, 1, timeout=settings.LOGIN_ACCOUNT_SLOWDOWN_S):
+            return LoginSlowed()
+    return None
 
-    Raises LoginThrottled (429) when either counter reached settings.LOGIN_FAILURE_LIMIT within
-    settings.LOGIN_FAILURE_WINDOW_S, LoginFailed (401) for a wrong password, unknown or disabled account.
+
+def login_attempt(*, email: str, password: str, ip: str | None, via: str = "api") -> User:
+    """Check a password sign-in; used by the API, the browser login form and the admin's (`via` is audited).
+
+    Raises LoginThrottled (429) for an address with settings.LOGIN_FAILURE_LIMIT failures within
+    settings.LOGIN_FAILURE_WINDOW_S, LoginSlowed (429) for a repeat try on an account with that many failures
+    (see _login_gate), LoginFailed (401) for a wrong password, unknown or disabled account.
     Every outcome is audited. Not atomic on purpose: the failure's audit row must outlive the refusal.
     """
     keys = _failure_keys(email, ip)
-    counts = cache.get_many(keys)
-    if any(count >= settings.LOGIN_FAILURE_LIMIT for count in counts.values()):
-        audit_record(actor=None, org=None, action="auth.login_throttled", data={"email": email[:254]}, ip=ip)
-        raise LoginThrottled()
+    data = {"email": email[:254], "via": via}
+    refusal = _login_gate(*keys, ip)
+    if refusal is not None:
+        audit_record(
+            actor=None, org=None, action="auth.login_throttled", data={**data, "why": refusal.default_code}, ip=ip
+        )
+        raise refusal
     user = authenticate(email=email.strip().lower(), password=password)
     if user is None or not user.is_active:
         for key in keys:
             _failure_count_add(key)
-        audit_record(actor=None, org=None, action="auth.login_failed", data={"email": email[:254]}, ip=ip)
+        audit_record(actor=None, org=None, action="auth.login_failed", data=data, ip=ip)
         raise LoginFailed()
     cache.delete(keys[0])
     update_last_login(None, user)
-    audit_record(actor=user, org=None, action="auth.login", target=user, ip=ip)
+    audit_record(actor=user, org=None, action="auth.login", target=user, data={"via": via}, ip=ip)
     return user
 
 
@@ -104,8 +129,36 @@ def _token_rotate(raw: str) -> dict[str, str]:
     user = User.objects.filter(pk=token["user_id"], is_active=True).first()
     if user is None:
         raise TokenError("No active account found for the given token.")
+    if token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        raise TokenError("The password changed since this token was issued.")
     BlacklistedToken.objects.create(token=outstanding)
     return token_pair_issue(user=user)
+
+
+def refresh_tokens_revoke(*, user: User) -> int:
+    """Blacklist every outstanding refresh token of the user (after a password change, or a reused token)."""
+    revoked = 0
+    for outstanding in OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True):
+        BlacklistedToken.objects.get_or_create(token=outstanding)
+        revoked += 1
+    return revoked
+
+
+@transaction.atomic
+def password_change(*, actor: User, current_password: str, new_password: str, ip: str | None) -> User:
+    """Change one's own password, given the current one. Saving it ends everything the old one opened (see
+    orgs.signals.user_password_changed): refresh tokens, access tokens, other sessions, open WebSockets."""
+    if not actor.check_password(current_password):
+        audit_record(actor=actor, org=None, action="auth.password_change_refused", target=actor, ip=ip)
+        raise ValidationError({"current_password": "This is not your current password."})
+    try:
+        validate_password(new_password, user=actor)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from exc
+    actor.set_password(new_password)
+    actor.save(update_fields=["password"])
+    audit_record(actor=actor, org=None, action="auth.password_changed", target=actor, ip=ip)
+    return actor
 
 
 @transaction.atomic
@@ -119,10 +172,9 @@ def _refresh_reuse_check(raw: str, ip: str | None) -> None:
     if not BlacklistedToken.objects.filter(token__jti=token.get("jti")).exists():
         return
     user = User.objects.filter(pk=token.get("user_id")).first()
-    revoked = 0
-    for outstanding in OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True):
-        BlacklistedToken.objects.get_or_create(token=outstanding)
-        revoked += 1
+    if user is not None and token.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password):
+        return  # revoked by a password change, not rotated: another device of the owner, no theft to answer
+    revoked = refresh_tokens_revoke(user=user) if user is not None else 0
     audit_record(
         actor=user, org=None, action="auth.refresh_reused", data={"jti": token.get("jti"), "revoked": revoked}, ip=ip
     )
@@ -203,15 +255,28 @@ def _first_cluster_connect(*, actor: User, org: Organization, ip: str | None) ->
 
 
 @transaction.atomic
-def me_update(*, actor: User, full_name: str | None = None, email: str | None = None) -> User:
-    """Change one's own profile. Roles and flags are not settable here by design."""
-    if email is not None:
+def me_update(
+    *,
+    actor: User,
+    full_name: str | None = None,
+    email: str | None = None,
+    current_password: str | None = None,
+    ip: str | None = None,
+) -> User:
+    """Change one's own profile. Roles and flags are not settable here by design. The email is what one signs in
+    with, so changing it needs the current password (no mail is sent: Skyflo has no mail setup); both addresses
+    are audited."""
+    data = {}
+    if email is not None and _email_normalize(email) != actor.email:
         email = _email_normalize(email)
+        if not current_password or not actor.check_password(current_password):
+            raise ValidationError({"current_password": "Give your current password to change your email."})
         if User.objects.filter(email=email).exclude(pk=actor.pk).exists():
             raise ValidationError({"email": "An account with this email exists."})
+        data = {"email_before": actor.email, "email_after": email}
         actor.email = email
     if full_name is not None:
         actor.full_name = full_name
     actor.save(update_fields=["email", "full_name"])
-    audit_record(actor=actor, org=None, action="user.updated", target=actor)
+    audit_record(actor=actor, org=None, action="user.updated", target=actor, data=data, ip=ip)
     return actor

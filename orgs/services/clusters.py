@@ -15,11 +15,11 @@ from orgs.selectors import (
     ClusterGrant,
     cluster_grant_get,
     grant_id_make,
-    grant_id_parse,
     membership_get,
 )
 from orgs.services._access import _require
 from orgs.services.audit import audit_record
+from orgs.services.tool_server_address import tool_server_url_check
 from skyflo.api_errors import Conflict
 
 CLUSTER_FIELDS = ("name", "mcp_server_url", "default_namespace", "allowed_namespaces", "read_only")
@@ -52,6 +52,7 @@ def cluster_create(
     )
     cluster.mcp_server_token = mcp_server_token
     cluster.full_clean()
+    tool_server_url_check(cluster.mcp_server_url)
     cluster.save()
     audit_record(actor=actor, org=org, action="cluster.created", target=cluster, data={"name": name}, ip=ip)
     return cluster
@@ -64,9 +65,15 @@ def cluster_update(*, actor: User | None, cluster: ClusterConnection, ip: str | 
     unknown = set(changes) - {*CLUSTER_FIELDS, "mcp_server_token"}
     if unknown:
         raise TypeError(f"cluster_update: unknown fields {sorted(unknown)}")
+    url_changed = "mcp_server_url" in changes and changes["mcp_server_url"] != cluster.mcp_server_url
+    if url_changed and "mcp_server_token" not in changes:
+        # The stored token must not follow the connection to another host.
+        raise ValidationError({"mcp_server_token": "Give the tool server's token again when you change its URL."})
     for field, value in changes.items():
         setattr(cluster, field, value)
     cluster.full_clean()
+    if url_changed:
+        tool_server_url_check(cluster.mcp_server_url)
     cluster.save()
     data = {"changed": sorted(changes)}
     audit_record(actor=actor, org=cluster.org, action="cluster.updated", target=cluster, data=data, ip=ip)
@@ -136,8 +143,7 @@ def _grant_uuid(row, is_group: bool):
 @transaction.atomic
 def cluster_grant_delete(*, actor: User, cluster: ClusterConnection, grant_id, ip: str | None = None) -> None:
     grant = cluster_grant_get(user=actor, cluster=cluster, grant_id=grant_id)  # admin+ and visible, else 403/404
-    kind, _ = grant_id_parse(grant.id)
-    holder = grant.team.group if kind == GRANT_GROUP else grant.user
+    holder = grant.team.group if grant.team is not None else grant.user
     remove_perm(f"orgs.{grant.permission}", holder, cluster)
     data = {
         "permission": grant.permission,

@@ -1,7 +1,7 @@
 """GET/PATCH /auth/me/: one's own profile; roles and flags are never writable here."""
 
 from orgs.models import AuditEvent, Membership, Role
-from tests.accounts import bearer_client, make_member, make_org, make_user
+from tests.accounts import PASSWORD, bearer_client, make_member, make_org, make_user
 
 URL = "/api/v1/auth/me/"
 
@@ -27,6 +27,7 @@ def test_it_changes_name_and_email_but_never_role_or_flags(db):
         "is_staff": True,
         "is_superuser": True,
         "role": "owner",
+        "current_password": PASSWORD,
     }
     response = bearer_client(user).patch(URL, body, format="json")
     assert response.status_code == 200
@@ -43,7 +44,9 @@ def test_it_changes_name_and_email_but_never_role_or_flags(db):
 
 def test_it_refuses_an_email_that_is_taken(db):
     user, other = make_user(), make_user()
-    response = bearer_client(user).patch(URL, {"email": other.email.upper()}, format="json")
+    response = bearer_client(user).patch(
+        URL, {"email": other.email.upper(), "current_password": PASSWORD}, format="json"
+    )
     assert response.status_code == 400
     user.refresh_from_db()
     assert user.email != other.email

@@ -258,7 +258,7 @@ function planPanel(run, steps) {
     return;
   }
   panel = el("section", { class: "card plan", "aria-label": "Plan" },
-    el("header", { class: "card-head" }, el("h2", { text: "Plan", style: "margin:0;font-size:13px" })),
+    el("header", { class: "card-head" }, el("h2", { class: "card-title", text: "Plan" })),
     el("div", { class: "card-body" }, list));
   run.body.append(panel);
 }

@@ -118,8 +118,10 @@ def shop(shop, password_hash):
     PASSWORD: `shop_make` stores MD5 hashes to be quick, and the live daphne only knows the default hashers."""
     from orgs.models import User
 
-    people = [shop.owner.pk, shop.operator.pk, shop.operator2.pk, shop.viewer.pk]
-    User.objects.filter(pk__in=people).update(password=password_hash)
+    people = [shop.owner, shop.operator, shop.operator2, shop.viewer]
+    User.objects.filter(pk__in=[person.pk for person in people]).update(password=password_hash)
+    for person in people:  # their API tokens carry a fingerprint of the password (CHECK_REVOKE_TOKEN)
+        person.password = password_hash
     return shop
 
 
