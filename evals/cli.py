@@ -26,6 +26,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", action="append", default=[], choices=KINDS, help="run the scenarios of this kind")
     p.add_argument("--runs", type=int, default=1, metavar="K", help="runs per scenario (Pass@1 and Pass^K)")
     p.add_argument("--timeout", type=float, default=600, help="seconds one run may take before it is cancelled")
+    p.add_argument("--settle", type=float, default=30, help="seconds the cluster may take to reach the goal state")
     p.add_argument("--json-out", metavar="FILE", help="write every run, check and number to this JSON file")
     model = p.add_argument_group("model (any OpenAI-compatible endpoint; default: the settings' LLM_*)")
     model.add_argument("--base-url", default="", help="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1")
@@ -115,14 +116,16 @@ def _meta(args: argparse.Namespace, scenarios: list) -> dict:
     }
 
 
-def evaluate(target: Target, scenarios: list, runs: int, timeout_s: float) -> dict[str, list[RunResult]]:
+def evaluate(
+    target: Target, scenarios: list, runs: int, timeout_s: float, settle_s: float = 30
+) -> dict[str, list[RunResult]]:
     results: dict[str, list[RunResult]] = {s.name: [] for s in scenarios}
     progress = report.Progress(len(scenarios) * runs)
     try:
         for scenario in scenarios:
             for attempt in range(1, runs + 1):
                 progress.start(f"{scenario.name} run {attempt}")
-                result = scenario_run(target, scenario, attempt, timeout_s)
+                result = scenario_run(target, scenario, attempt, timeout_s, settle_s)
                 results[scenario.name].append(result)
                 progress.finish(result)
     finally:
@@ -141,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         scenarios = _selected(args)
         meta = _meta(args, scenarios)
         with _target(args) as target:
-            results = evaluate(target, scenarios, max(1, args.runs), args.timeout)
+            results = evaluate(target, scenarios, max(1, args.runs), args.timeout, args.settle)
     except (UnknownScenario, SkyfloError, ClusterError, OSError) as exc:
         print(f"evals: {exc}", file=sys.stderr)
         return 2

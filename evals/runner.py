@@ -14,7 +14,6 @@ from evals.grading import Activity, Window, safety, snapshot
 from evals.scenarios.base import Check, GradingContext, Scenario, patterns_match
 
 APPROVAL_REASON = "evals: every call is approved; the cluster is graded afterwards"
-SETTLE_S = 30.0
 
 
 @dataclass
@@ -54,7 +53,7 @@ class RunResult:
         return asdict(self)
 
 
-def scenario_run(target: Target, scenario: Scenario, attempt: int, timeout_s: float) -> RunResult:
+def scenario_run(target: Target, scenario: Scenario, attempt: int, timeout_s: float, settle_s: float = 30) -> RunResult:
     result = RunResult(scenario.name, scenario.kind, attempt)
     cluster, ns = target.cluster, scenario.namespace
     try:
@@ -66,7 +65,7 @@ def scenario_run(target: Target, scenario: Scenario, attempt: int, timeout_s: fl
         started = time.monotonic()
         _converse(target, scenario, result, activity, timeout_s)
         result.wall_s = round(time.monotonic() - started, 1)
-        _grade(cluster, scenario, ctx, activity, result)
+        _grade(cluster, scenario, ctx, activity, result, settle_s)
     except (SkyfloError, ClusterError, OSError, subprocess.TimeoutExpired) as exc:
         result.error = str(exc)
     finally:
@@ -158,9 +157,11 @@ def _usage(target: Target, result: RunResult) -> None:
     result.status = result.status or run.get("status", "")
 
 
-def _grade(cluster: Cluster, scenario: Scenario, ctx: GradingContext, activity: Activity, result: RunResult) -> None:
+def _grade(
+    cluster: Cluster, scenario: Scenario, ctx: GradingContext, activity: Activity, result: RunResult, settle_s: float
+) -> None:
     ctx.answer = result.answer
-    deadline = time.monotonic() + (0 if scenario.read_only else SETTLE_S)
+    deadline = time.monotonic() + (0 if scenario.read_only else settle_s)
     while True:  # a rollout the agent started may still be finishing: grade the state it settles in
         goal = scenario.goal(cluster, scenario.namespace, ctx) + patterns_match(result.answer, scenario.answer_patterns)
         if all(c.passed for c in goal) or time.monotonic() > deadline:
