@@ -17,6 +17,7 @@ from evals.cluster import REPO_ROOT, Cluster, ClusterError
 from evals.runner import RunResult, Target, scenario_run
 from evals.scenarios import ALL, UnknownScenario, scenario_get
 from evals.scenarios.base import KINDS
+from evals.stack import StackError, stack_started
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,8 +94,6 @@ def _model_set(session: Session, args: argparse.Namespace) -> None:
 def _target(args: argparse.Namespace):
     if args.skyflo_url:
         return _running(args)
-    from evals.stack import stack_started
-
     return stack_started(_llm(args))
 
 
@@ -145,12 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = _meta(args, scenarios)
         with _target(args) as target:
             results = evaluate(target, scenarios, max(1, args.runs), args.timeout, args.settle)
-    except (UnknownScenario, SkyfloError, ClusterError, OSError) as exc:
-        print(f"evals: {exc}", file=sys.stderr)
-        return 2
-    except Exception as exc:  # a stack that fails to start reports a sentence, not a traceback
-        if type(exc).__name__ != "StackError":
-            raise
+    except (UnknownScenario, SkyfloError, ClusterError, StackError, OSError) as exc:
         print(f"evals: {exc}", file=sys.stderr)
         return 2
     print(report.table(results))

@@ -87,18 +87,20 @@ class EventStream:
 
     def open(self) -> None:
         ws_url = self.session.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        self.ws = connect(
+        self._connection = connect(
             f"{ws_url}/ws/conversations/{self.conversation_id}/",
             subprotocols=["skyflo.v1", f"bearer.{self.session.access}"],
             additional_headers={"Origin": self.session.url},
             open_timeout=30,
         )
+        self.ws = self._connection.__enter__()
         if self.last_seq:
             self.ws.send(json.dumps({"type": "resume", "after": self.last_seq}))
 
     def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self._connection.__exit__(None, None, None)
+            self.ws = None
 
     def frames(self, deadline: float) -> Iterator[dict]:
         """Frames in order (each once) until `deadline` (time.monotonic()); raises TimeoutError after it."""
@@ -113,6 +115,7 @@ class EventStream:
             except TimeoutError:
                 continue
             except ConnectionClosed:
+                self.close()
                 self.session.renew()
                 self.open()
                 continue

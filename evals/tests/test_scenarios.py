@@ -1,6 +1,7 @@
 """The scenario set: enough of every kind, and each scripted solution is calls the tool server really offers."""
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -56,3 +57,19 @@ def test_it_refuses_an_unknown_scenario_with_a_sentence():
 
     assert result.returncode == 2
     assert result.stderr.strip() == "evals: no scenario named 'fix-everything'; `python -m evals --list` shows them"
+
+
+def test_it_says_what_it_needs_to_start_a_skyflo_of_its_own():
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+
+    result = subprocess.run(
+        [sys.executable, "-m", "evals", "--scenario", "answer-images"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+
+    assert result.returncode == 2
+    assert result.stderr.startswith("evals: starting Skyflo for the evals needs PostgreSQL: set DATABASE_URL=")
+    assert "Traceback" not in result.stderr
