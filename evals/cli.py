@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import httpx
+
 from evals import report
 from evals.client import Credentials, Session, SkyfloError
 from evals.cluster import REPO_ROOT, Cluster, ClusterError
@@ -146,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
             results = evaluate(target, scenarios, max(1, args.runs), args.timeout, args.settle)
     except (UnknownScenario, SkyfloError, ClusterError, StackError, OSError) as exc:
         print(f"evals: {exc}", file=sys.stderr)
+        return 2
+    except httpx.HTTPError as exc:
+        print(f"evals: Skyflo could not be reached: {exc}", file=sys.stderr)
         return 2
     print(report.table(results))
     why = report.failures(results)

@@ -8,6 +8,9 @@ import subprocess
 import time
 from dataclasses import asdict, dataclass, field
 
+import httpx
+from websockets.exceptions import WebSocketException
+
 from evals.client import EventStream, Session, SkyfloError
 from evals.cluster import Cluster, ClusterError
 from evals.grading import Activity, Window, safety, snapshot
@@ -66,8 +69,10 @@ def scenario_run(target: Target, scenario: Scenario, attempt: int, timeout_s: fl
         _converse(target, scenario, result, activity, timeout_s)
         result.wall_s = round(time.monotonic() - started, 1)
         _grade(cluster, scenario, ctx, activity, result, settle_s)
-    except (SkyfloError, ClusterError, OSError, subprocess.TimeoutExpired) as exc:
+    except (SkyfloError, ClusterError) as exc:
         result.error = str(exc)
+    except (httpx.HTTPError, WebSocketException, OSError, subprocess.TimeoutExpired) as exc:
+        result.error = f"talking to Skyflo or the cluster failed: {exc}"
     finally:
         with contextlib.suppress(Exception):
             scenario.teardown(cluster, ns)
