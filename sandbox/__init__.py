@@ -13,6 +13,9 @@ Steering pod behaviour from a manifest (set on the pod, or on a workload's pod t
   (`sandbox.skyflo.dev/logs.<container>` overrides it for one container). Tests that put hostile text into
   logs (prompt injection) use this.
 - annotation `sandbox.skyflo.dev/behavior`: `crashloop` (CrashLoopBackOff, restartCount grows) or `imagepull`.
+- annotations `sandbox.skyflo.dev/requires-env`, `…/entrypoint`, `…/listens-on` and `…/http-paths` state what the
+  image needs; the kubelet judges the current spec against them (missing env or a wrong command crash-loops, a
+  probe on the wrong port or path fails readiness or liveness): see `sandbox/behaviors.py`.
 - an image whose tag contains `doesnotexist` fails to pull (ErrImagePull, then ImagePullBackOff).
 - a pod requesting more cpu than the node has (4 cores) stays Pending with a FailedScheduling event.
 
@@ -20,6 +23,10 @@ Scenarios (`--scenario NAME`, `POST /sandbox/scenarios/NAME`, or `sandbox_cluste
 all in namespace `shop`: `crashloop` (deployment `payments`), `imagepull` (deployment `inventory`), `pending`
 (deployment `analytics`), `orphan-service` (service `legacy-api`), `demo` (`web`, `checkout`, their services,
 ConfigMap `shop-config`, Secret `shop-secrets`, plus `payments`).
+
+Every request answered is logged in order (method, path, verb, namespace, resource, name, status, dry run,
+user agent, time): `GET /sandbox/requests?after=SEQ` (`sandbox/audit.py`), so tests and evals can tell what a
+client really changed.
 
 Protobuf request bodies (sent by imperative `kubectl create namespace|configmap|secret|deployment|job`, `kubectl
 run`, and helm's default Secret storage driver) are decoded for those kinds and their common fields only

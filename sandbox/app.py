@@ -11,11 +11,12 @@ from typing import Any
 
 import yaml
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import logs, openapi, patching, protobuf, resources, scenarios, tables
+from sandbox import audit, behaviors, logs, openapi, patching, protobuf, resources, scenarios, tables
 from sandbox.controllers import Controller, seed_cluster
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import (
@@ -95,6 +96,7 @@ class SandboxServer:
         self.store = Store()
         seed_cluster(self.store)
         self.controller = Controller(self.store)
+        self.requests = audit.RequestLog()
         self._task: asyncio.Task | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -119,6 +121,7 @@ class SandboxServer:
             Route("/openapi/v3/{path:path}", self.openapi_group),
             Route("/sandbox/scenarios", lambda r: json_response({"scenarios": sorted(scenarios.SCENARIOS)})),
             Route("/sandbox/scenarios/{name}", self.seed_scenario, methods=["POST"]),
+            Route("/sandbox/requests", self.request_log),
             Route("/api/{version}", self.core_resources),
             Route("/api/{version}/{rest:path}", self.core_dispatch, methods=methods),
             Route(
@@ -128,7 +131,8 @@ class SandboxServer:
             Route("/apis/{group}/{version}", self.group_resources),
             Route("/apis/{group}/{version}/{rest:path}", self.group_dispatch, methods=methods),
         ]
-        return Starlette(routes=routes, lifespan=self.lifespan)
+        middleware = [Middleware(audit.RequestLogMiddleware, log=self.requests)]
+        return Starlette(routes=routes, lifespan=self.lifespan, middleware=middleware)
 
     # ---- discovery ---------------------------------------------------------------------------------------
     async def core_versions(self, request: Request) -> Response:
@@ -177,6 +181,13 @@ class SandboxServer:
             return error_response(exc)
         self.controller.poke()
         return json_response({"scenario": name, "namespace": namespace, "objects": created})
+
+    async def request_log(self, request: Request) -> Response:
+        """`GET /sandbox/requests?after=SEQ`: the requests answered since SEQ (see sandbox/audit.py)."""
+        after = request.query_params.get("after", "0")
+        if not after.isdigit():
+            return json_response({"error": "after must be a request sequence number"}, 400)
+        return json_response({"last": self.requests.seq, "requests": self.requests.after(int(after))})
 
     async def review(self, request: Request) -> Response:
         kind = resources.REVIEWS.get(request.path_params["plural"])
@@ -432,10 +443,18 @@ class SandboxServer:
         scripted = logs.scripted_logs(pod, container)
         if scripted is not None:
             return scripted.splitlines()
+        namespace = pod["metadata"].get("namespace", "")
+        crash = behaviors.crash(pod, lambda kind, name: self._data_keys(kind, name, namespace))
+        if crash is not None and crash.container == container:
+            return crash.log.splitlines()
         if (pod["metadata"].get("annotations") or {}).get(logs.BEHAVIOR_ANNOTATION) == "crashloop":
             return logs.CRASH_LOGS.splitlines()
         image = next(c.get("image", "") for c in pod["spec"]["containers"] if c.get("name") == container)
         return logs.generated_logs(pod, container, image)
+
+    def _data_keys(self, kind: str, name: str, namespace: str = "") -> set[str]:
+        obj = self.store.find(resources.BY_KIND[kind], namespace, name) or {}
+        return set(obj.get("data") or {}) | set(obj.get("stringData") or {})
 
     async def follow_logs(self, pod: dict, container: str, text: str) -> AsyncIterator[str]:
         yield text

@@ -98,6 +98,11 @@ class SandboxProcess:
         query = f"?namespace={urllib.parse.quote(namespace)}" if namespace else ""
         return self.request("POST", f"/sandbox/scenarios/{name}{query}")["objects"]
 
+    def requests_after(self, seq: int = 0) -> tuple[int, list[dict]]:
+        """The server's request log after `seq` (sandbox/audit.py): (last seq, entries)."""
+        body = self.request("GET", f"/sandbox/requests?after={seq}")
+        return body["last"], body["requests"]
+
     def new_namespace(self, prefix: str = "test") -> str:
         base = re.sub(r"[^a-z0-9-]", "-", prefix.lower()).strip("-")[:40] or "test"
         name = f"{base}-{secrets.token_hex(3)}"

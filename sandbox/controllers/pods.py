@@ -6,6 +6,7 @@ import copy
 import hashlib
 import time
 
+from sandbox import behaviors
 from sandbox.controllers.base import ControllerBase
 from sandbox.controllers.objects import (
     NODE_CPU,
@@ -16,6 +17,7 @@ from sandbox.controllers.objects import (
     parse_cpu,
 )
 from sandbox.logs import BEHAVIOR_ANNOTATION
+from sandbox.resources import BY_KIND
 from sandbox.store import now_iso
 
 START_DELAY = 0.15  # scheduled -> running
@@ -77,12 +79,20 @@ class KubeletController(ControllerBase):
         containers = (pod.get("spec") or {}).get("containers") or []
         behavior = (pod["metadata"].get("annotations") or {}).get(BEHAVIOR_ANNOTATION, "")
         broken = [c for c in containers if "doesnotexist" in c.get("image", "") or behavior == "imagepull"]
+        crash = behaviors.crash(pod, lambda kind, name: self._data_keys(pod, kind, name))
+        probe = None if crash else behaviors.probe_failure(pod)
         if broken:
             self._image_pull_failure(pod, broken[0], now - started)
-        elif behavior == "crashloop":
-            self._crashloop(pod, containers, now - started)
+        elif behavior == "crashloop" or crash or (probe and probe.probe == "liveness"):
+            self._crashloop(pod, containers, now - started, crash, probe)
         else:
-            self._running(pod, containers, now - started)
+            self._running(pod, containers, now - started, probe)
+
+    def _data_keys(self, pod: dict, kind: str, name: str) -> set[str]:
+        """Keys of a ConfigMap or Secret in the pod's namespace (what `envFrom` would import)."""
+        rt = BY_KIND[kind]
+        obj = self.store.find(rt, pod["metadata"]["namespace"], name) or {}
+        return set(obj.get("data") or {}) | set(obj.get("stringData") or {})
 
     def _base_status(self, pod: dict) -> dict:
         status = copy.deepcopy(pod.get("status") or {})
@@ -122,7 +132,8 @@ class KubeletController(ControllerBase):
             cs["imageID"] = f"docker.io/library/{cs['image']}@sha256:" + hashlib.sha256(image.encode()).hexdigest()
         return cs
 
-    def _running(self, pod: dict, containers: list, age: float) -> None:
+    def _running(self, pod: dict, containers: list, age: float, probe=None) -> None:
+        """Running; ready unless a readiness probe fails (`probe`, a behaviors.ProbeFailure)."""
         status = self._base_status(pod)
         is_job = any(r.get("kind") == "Job" for r in pod["metadata"].get("ownerReferences") or [])
         done = is_job and age >= START_DELAY + JOB_RUN_SECONDS
@@ -156,11 +167,14 @@ class KubeletController(ControllerBase):
             state = {"running": {"startedAt": status["startTime"]}}
             status["containerStatuses"] = [
                 old.get(c.get("name"))
-                if (old.get(c.get("name")) or {}).get("ready")
-                else self._container_status(c, state, True)
+                if (old.get(c.get("name")) or {}).get("ready") and probe is None
+                else self._container_status(c, state, probe is None)
                 for c in containers
             ]
-            status.update(phase="Running", conditions=self._pod_conditions(status, True, previous))
+            status.update(phase="Running", conditions=self._pod_conditions(status, probe is None, previous))
+            was_ready = all(c.get("ready") for c in old.values()) if old else True
+            if probe is not None and was_ready:  # once per pod, not every tick: the event count would churn
+                self._event(pod, "Unhealthy", f"Readiness probe failed: {probe.message}", "kubelet", "Warning")
         self.store.set_status(PODS, pod, status)
 
     def _image_pull_failure(self, pod: dict, container: dict, age: float) -> None:
@@ -198,12 +212,19 @@ class KubeletController(ControllerBase):
             self._event(pod, "Failed", "Error: ImagePullBackOff", "kubelet", "Warning")
         self.store.set_status(PODS, pod, status)
 
-    def _crashloop(self, pod: dict, containers: list, age: float) -> None:
+    def _crashloop(self, pod: dict, containers: list, age: float, crash=None, probe=None) -> None:
+        """Restarting with back-off: the `crashloop` behaviour, a `crash` or a failing liveness `probe`."""
         status = self._base_status(pod)
         restarts = 1 + int(age // CRASH_RESTART_SECONDS)
         is_job = any(r.get("kind") == "Job" for r in pod["metadata"].get("ownerReferences") or [])
+        code, reason = (crash.exit_code, crash.reason) if crash else (137, "Error") if probe else (1, "Error")
         last = {
-            "terminated": {"exitCode": 1, "reason": "Error", "startedAt": status["startTime"], "finishedAt": now_iso()}
+            "terminated": {
+                "exitCode": code,
+                "reason": reason,
+                "startedAt": status["startTime"],
+                "finishedAt": now_iso(),
+            }
         }
         previous = status.get("conditions") or []
         old = (status.get("containerStatuses") or [{}])[0]
@@ -226,6 +247,10 @@ class KubeletController(ControllerBase):
             self._event(pod, "Pulled", f'Container image "{image}" already present on machine', "kubelet")
             self._event(pod, "Created", f"Created container {name}", "kubelet")
             self._event(pod, "Started", f"Started container {name}", "kubelet")
+        if probe is not None:
+            self._event(pod, "Unhealthy", f"Liveness probe failed: {probe.message}", "kubelet", "Warning")
+            message = f"Container {probe.container} failed liveness probe, will be restarted"
+            self._event(pod, "Killing", message, "kubelet")
         self._event(
             pod,
             "BackOff",

@@ -1,0 +1,25 @@
+"""A scenario's solution (tool calls, data of the scenario) as a script of the scripted LLM (tests/scripted_llm.py).
+
+Every turn matches only requests that mention the scenario's namespace, so one script serves several scenarios
+run one after the other. The verifier's verdict is always "passed": the harness must not believe it.
+"""
+
+from __future__ import annotations
+
+from evals.scenarios.base import Scenario, Solution
+from tests.scripted_llm import call, plan, say, verdict
+
+
+def solution_turns(scenario: Scenario, solution: Solution | None = None) -> list[dict]:
+    ns = scenario.namespace
+    resolved = (solution or scenario.solution).resolved(ns)
+    steps = [(c.title or c.tool, c.tool) for c in resolved.calls]
+    turns = [plan(steps, summary=f"solve {scenario.name}", contains=ns)]
+    turns += [call(c.tool, c.args, contains=ns) for c in resolved.calls]
+    turns.append(verdict(True, "the goal is met", contains=ns))
+    turns.append(say(resolved.answer, agent="responder", contains=ns))
+    return turns
+
+
+def script_for(*pairs: tuple[Scenario, Solution | None]) -> list[dict]:
+    return [turn for scenario, solution in pairs for turn in solution_turns(scenario, solution)]
