@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
-from django.db.models import Exists, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils.crypto import salted_hmac
@@ -43,7 +43,8 @@ def has_role(*, user: User, org: Organization, role: str) -> bool:
 def org_list(*, user: User) -> QuerySet[Organization]:
     if not user.is_authenticated or not user.is_active:
         return Organization.objects.none()
-    return Organization.objects.filter(memberships__user=user).order_by("name")
+    role = Membership.objects.filter(org=OuterRef("pk"), user=user).values("role")[:1]
+    return Organization.objects.filter(memberships__user=user).annotate(user_role=Subquery(role)).order_by("name")
 
 
 def cluster_list(*, user: User, org: Organization) -> QuerySet[ClusterConnection]:
@@ -131,7 +132,7 @@ def member_get(*, user: User, org: Organization, membership_id) -> Membership:
 
 def team_list(*, user: User, org: Organization) -> QuerySet[Team]:
     membership_require(user=user, org=org)
-    return Team.objects.filter(org=org).select_related("group")
+    return Team.objects.filter(org=org).select_related("group").annotate(member_count=Count("group__user"))
 
 
 def team_get(*, user: User, org: Organization, team_id) -> Team:
@@ -145,7 +146,7 @@ def team_member_list(*, user: User, team: Team) -> QuerySet[User]:
 
 def invitation_list(*, user: User, org: Organization) -> QuerySet[Invitation]:
     membership_require(user=user, org=org, role=Role.ADMIN)
-    return Invitation.objects.filter(org=org).prefetch_related("teams")
+    return Invitation.objects.filter(org=org).select_related("invited_by").prefetch_related("teams")
 
 
 def invitation_get(*, user: User, org: Organization, invitation_id) -> Invitation:

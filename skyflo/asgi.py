@@ -7,7 +7,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from skyflo.admission import HttpAdmission  # noqa: E402
 from skyflo.gc_settle import gc_settle  # noqa: E402
 from skyflo.routing import websocket_urlpatterns  # noqa: E402
 from skyflo.websocket_auth import WebSocketAuthMiddleware  # noqa: E402
@@ -15,7 +17,12 @@ from skyflo.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": HttpAdmission(
+            django_asgi_app,
+            concurrency=settings.HTTP_CONCURRENCY,
+            queue=settings.HTTP_QUEUE,
+            queue_wait_s=settings.HTTP_QUEUE_WAIT_S,
+        ),
         "websocket": SameOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -16,10 +16,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("SKYFLO_VAR_DIR", ROOT / "var"))
+STOP_TIMEOUT_S = 8.0  # the whole product stops within 10 s of SIGTERM or Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     VAR.mkdir(parents=True, exist_ok=True)
     env = _base_env()
     children: list[subprocess.Popen] = []
@@ -122,25 +124,34 @@ def _wait_for_file(path: Path, proc: subprocess.Popen, what: str, seconds: float
 
 
 def _wait(web: subprocess.Popen, children: list[subprocess.Popen]) -> int:
-    signal.signal(signal.SIGTERM, lambda *_: web.terminate())
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         while web.poll() is None:
             if any(child.poll() is not None for child in children if child is not web):
                 print("a helper process stopped; shutting down", file=sys.stderr)
-                web.terminate()
+                return 1
             time.sleep(0.5)
-    return web.wait()
+    except KeyboardInterrupt:
+        return 0
+    return web.returncode
+
+
+def _interrupt(*_) -> None:
+    raise KeyboardInterrupt
 
 
 def _stop(children: list[subprocess.Popen]) -> None:
+    """Terminate the children, then kill whatever has not exited within STOP_TIMEOUT_S (one deadline for all)."""
     for child in reversed(children):
         if child.poll() is None:
             child.terminate()
+    deadline = time.monotonic() + STOP_TIMEOUT_S
     for child in children:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=10)
+            child.wait(timeout=max(0.0, deadline - time.monotonic()))
         if child.poll() is None:
+            print(f"pid {child.pid} did not stop within {STOP_TIMEOUT_S:.0f}s; killing it", file=sys.stderr)
             child.kill()
+            child.wait()
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 import contextlib
 import ipaddress
+import os
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -74,8 +76,16 @@ TEMPLATES = [
 
 # --- data stores -------------------------------------------------------------------------------------------
 DATABASE_URL = env_url("DATABASE_URL", schemes={"postgres", "postgresql", "sqlite"})
+# Each process borrows PostgreSQL connections from a bounded pool of its own: under ASGI every request runs in a
+# thread of its own, and persistent per-thread connections piled up until PostgreSQL refused new clients.
+DB_POOL_SIZE = env_int("SKYFLO_DB_POOL_SIZE", 20, minimum=2)
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+    if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            application_name=f"skyflo:{Path(sys.argv[0]).name}:{os.getpid()}"[:63],
+            pool={"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10},
+        )
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES = {
@@ -86,6 +96,11 @@ else:
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+# HTTP requests one web process serves at once (the rest of the pool is left to WebSocket consumers), and how
+# many more may wait, and for how long, before the answer is 503 with Retry-After (skyflo/admission.py).
+HTTP_CONCURRENCY = env_int("SKYFLO_HTTP_CONCURRENCY", max(1, DB_POOL_SIZE - 4), minimum=1)
+HTTP_QUEUE = env_int("SKYFLO_HTTP_QUEUE", 100, minimum=0)
+HTTP_QUEUE_WAIT_S = env_int("SKYFLO_HTTP_QUEUE_WAIT_S", 5, minimum=1)
 
 REDIS_URL = env_url("REDIS_URL", schemes={"redis", "rediss", "unix"})
 # Embedded mode: no Redis means the in-memory channel layer and runs executed inside the web process.

@@ -4,6 +4,7 @@ and the simulated sandbox cluster — a newcomer signs up and chats with the clu
 This is the one test on SQLite (STYLE.md); it drives `bash scripts/run.sh` exactly as `make run` does.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -47,10 +48,11 @@ def embedded(tmp_path, scripted_llm):
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
     try:
         _wait_until_healthy(client, proc)
-        yield client, tmp_path / "var"
+        yield client, tmp_path / "var", proc
     finally:
         client.close()
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -81,7 +83,7 @@ def _run_finished(client: httpx.Client, run_id: str, headers: dict) -> dict:
 
 
 def test_it_serves_health_docs_and_lets_a_newcomer_chat_with_the_sandbox(embedded, scripted_llm):
-    client, var = embedded
+    client, var, _ = embedded
     assert client.get("/readyz").json()["checks"] == {"database": True, "channel_layer": True}
     docs = client.get("/api/v1/docs/")
     assert docs.status_code == 200
@@ -128,3 +130,48 @@ def test_it_serves_health_docs_and_lets_a_newcomer_chat_with_the_sandbox(embedde
     assert "checkout" in result["output"]
     messages = client.get(f"/api/v1/conversations/{conversation['id']}/messages/", headers=headers).json()
     assert messages["results"][0]["content"] == "shop runs web and checkout."
+
+
+def _children(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(line) for line in found.split()]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize("stop", ["sigterm", "ctrl_c"])
+def test_it_stops_every_process_after_a_run_on_sigterm_and_ctrl_c(embedded, scripted_llm, stop):
+    client, _, proc = embedded
+    client.post("/api/v1/auth/register/", json={"email": "bo@example.com", "password": "a long enough passphrase"})
+    access = client.post(
+        "/api/v1/auth/token/", json={"email": "bo@example.com", "password": "a long enough passphrase"}
+    ).json()["access"]
+    headers = {"Authorization": f"Bearer {access}"}
+    org = client.get("/api/v1/orgs/", headers=headers).json()["results"][0]
+    cluster = client.get(f"/api/v1/orgs/{org['slug']}/clusters/", headers=headers).json()["results"][0]
+    scripted_llm.set_script([plan([]), say("Nothing to do.", agent="responder")])
+    conversation = client.post(
+        "/api/v1/conversations/", json={"org": org["slug"], "cluster": cluster["id"]}, headers=headers
+    ).json()
+    posted = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages/", json={"content": "hello"}, headers=headers
+    )
+    assert _run_finished(client, posted.json()["run"]["id"], headers)["status"] == "succeeded"
+    children = _children(proc.pid)
+    assert len(children) == 3  # sandbox, tool server, daphne
+
+    if stop == "sigterm":
+        proc.send_signal(signal.SIGTERM)  # what a service manager sends to `make run`'s process
+    else:
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground process group
+    output, _ = proc.communicate(timeout=60)
+
+    assert [pid for pid in children if _alive(pid)] == []
+    assert "did not stop" not in output  # each process ended by itself; none had to be killed

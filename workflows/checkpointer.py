@@ -65,7 +65,11 @@ async def _sqlite_saver():
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
     Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(sqlite_path())
+    conn = aiosqlite.connect(sqlite_path())
+    # aiosqlite's worker thread is not a daemon: once daphne stops, it would keep the web process alive forever.
+    # SQLite's commits survive the process ending mid-write, and recovery re-runs what was in flight.
+    conn._thread.daemon = True  # noqa: SLF001
+    await conn
     saver = AsyncSqliteSaver(conn)
     await saver.setup()
     return saver

@@ -17,6 +17,8 @@ class OrgOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_role(self, org) -> str:
+        if hasattr(org, "user_role"):  # annotated by org_list
+            return org.user_role or ""
         membership = membership_get(user=self.context["request"].user, org=org)
         return membership.role if membership else ""
 

@@ -15,6 +15,8 @@ class TeamOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
     def get_member_count(self, team) -> int:
+        if hasattr(team, "member_count"):  # annotated by team_list
+            return team.member_count
         return team.group.user_set.count()
 
 
