@@ -4,28 +4,28 @@ Frames are relayed in seq order with no gap and no duplicate: the consumer remem
 a live frame at or below it is dropped, and a live frame beyond the next one first pulls the missing seqs
 from the log (every seq below a sent one is already committed). The consumer handles one message at a time,
 so live frames that arrive during a resume's replay wait in the queue and pass the same check; until the
-client's resume (or RESUME_GRACE_S after the handshake) live frames are not relayed at all. Every few
-seconds the consumer also sends whatever the log holds beyond its last frame (a frame lost by the channel
-layer, which delivers at most once, reaches the client even when no later frame follows).
+client's resume (or RESUME_GRACE_S after the handshake) live frames are not relayed at all. The process's
+socket watch (chats/socket_watch.py) has every socket send what the log holds beyond its last frame every few
+seconds (a frame lost by the channel layer, which delivers at most once, reaches the client even when no later
+frame follows) and re-check access that a missed notification would have ended.
 """
 
 import asyncio
 import functools
 import json
 import time
-import zlib
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from chats import selectors
 from chats.events import event_frame
 from chats.publisher import conversation_group, user_group
+from chats.socket_watch import socket_watch
 from skyflo.websocket_auth import SUBPROTOCOL
 
 CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
@@ -41,10 +41,6 @@ RESUME_GRACE_S = 0.5
 # Each resume may replay the whole log: a socket gets RESUME_BURST of them, and one more every RESUME_REFILL_S.
 RESUME_BURST = 5
 RESUME_REFILL_S = 2.0
-
-
-def _recheck_interval() -> float:
-    return float(getattr(settings, "WS_ACCESS_RECHECK_S", 5))
 
 
 @database_sync_to_async
@@ -74,11 +70,6 @@ def _access_lost(user, conversation_id, password: str) -> int | None:
 
 
 @database_sync_to_async
-def _session_alive(session) -> bool:
-    return session.session_key is not None and session.exists(session.session_key)
-
-
-@database_sync_to_async
 def _events(conversation_id, after, upto=None):
     events = selectors.conversation_events_between(
         conversation_id=conversation_id, after=after, upto=upto, limit=REPLAY_CHUNK
@@ -95,7 +86,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     conversation_id = None
     groups_joined: tuple = ()
     last_sent = 0
-    watchdog: asyncio.Task | None = None
+    expiry: asyncio.Task | None = None
+    user_id = ""
+    session_key: str | None = None  # sockets signed in by the session cookie: closed when it ends
     password = ""  # the user's password hash at connect: a change or reset closes the socket
     resume_tokens = float(RESUME_BURST)
     resume_counted_at = 0.0
@@ -109,6 +102,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not await _may_view(user, self.conversation_id):
             return await self._refuse(subprotocol, CLOSE_NOT_FOUND)
         self.password = user.password
+        self.user_id = str(user.pk)
+        if self.scope.get("auth_method") == "session":
+            self.session_key = self.scope["session"].session_key or ""
         self.groups_joined = (conversation_group(self.conversation_id), user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -116,7 +112,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.last_sent = await _last_seq(self.conversation_id)
         await self.accept(subprotocol=subprotocol)
         asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
-        self.watchdog = asyncio.create_task(self._watch(user))
+        if self.scope.get("token_exp") is not None:
+            self.expiry = asyncio.create_task(self._expire(self.scope["token_exp"]))
+        socket_watch.add(self)
         return None
 
     async def __call__(self, scope, receive, send):
@@ -131,6 +129,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.base_send = send
         self.one_at_a_time = asyncio.Lock()
         self.live = asyncio.Event()  # live frames are held until the client said where it is (see receive)
+        self.checks: set[asyncio.Task] = set()  # what the socket watch asked of this socket
 
         async def pump(source, *, after=None):
             if after is not None:
@@ -171,8 +170,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
-        if self.watchdog is not None:
-            self.watchdog.cancel()
+        socket_watch.discard(self)
+        for task in (self.expiry, *self.checks):
+            if task is not None:
+                task.cancel()
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -237,35 +238,29 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if code is not None:
             await self.close(code=code)
 
-    async def _watch(self, user):
-        """Fallback for a missed notification or frame, and the token-expiry timer."""
-        expires = self.scope.get("token_exp")
-        # Spread the sockets' checks over the interval instead of running them all in the same second.
-        first = (zlib.crc32(self.channel_name.encode()) % 1000) / 1000
-        while True:
-            delay = _recheck_interval() * first if first is not None else _recheck_interval()
-            first = None
-            if expires is not None:
-                delay = min(delay, max(expires - time.time(), 0))
-            await asyncio.sleep(delay)
-            if expires is not None and time.time() >= expires:
-                await self.close(code=CLOSE_UNAUTHENTICATED)
-                return
-            if self.scope.get("auth_method") == "session" and not await _session_alive(self.scope["session"]):
-                await self.close(code=CLOSE_UNAUTHENTICATED)  # signed out elsewhere
-                return
-            code = await _access_lost(user, self.conversation_id, self.password)
-            if code is not None:
-                await self.close(code=code)
-                return
-            if self.live.is_set():
-                async with self.one_at_a_time:
-                    await self._catch_up()
+    async def _expire(self, expires: float) -> None:
+        await asyncio.sleep(max(expires - time.time(), 0))
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    def watch_tick(self, last_seqs: dict, owned: set, sessions: set) -> None:
+        """The process's socket watch answered for every socket (chats/socket_watch.py)."""
+        if self.session_key is not None and self.session_key not in sessions:
+            self._check(self.close(code=CLOSE_UNAUTHENTICATED))  # signed out elsewhere
+        elif (self.conversation_id, self.user_id, self.password) not in owned:
+            self._check(self.access_recheck(None))  # not the owner's common case: the full check
+        if self.live.is_set() and last_seqs.get(self.conversation_id, 0) > self.last_sent:
+            self._check(self._catch_up())
+
+    def _check(self, coro) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.checks.add(task)
+        task.add_done_callback(self.checks.discard)
 
     async def _catch_up(self) -> None:
         """Send what the log holds beyond the last frame sent. The channel layer delivers at most once: a frame
         lost on its way (a Redis reconnect, a failed send) would otherwise wait for the next live frame's gap
         fill, and the last frames of a run have none."""
-        last = await _last_seq(self.conversation_id)
-        if last > self.last_sent:
-            await self._replay(after=self.last_sent, upto=last)
+        async with self.one_at_a_time:
+            last = await _last_seq(self.conversation_id)
+            if last > self.last_sent:
+                await self._replay(after=self.last_sent, upto=last)

@@ -4,7 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_groups_with_perms, get_objects_for_user
 
@@ -140,6 +140,24 @@ def conversation_events_between(*, conversation_id, after: int, upto: int | None
 
 def conversation_last_seq(*, conversation_id) -> int:
     return Conversation.objects.filter(pk=conversation_id).values_list("last_seq", flat=True).first() or 0
+
+
+def conversations_last_seq(*, conversation_ids) -> dict[str, int]:
+    """The log's last seq of each conversation, in one query (the web process's socket watch)."""
+    rows = Conversation.objects.filter(pk__in=conversation_ids).values_list("pk", "last_seq")
+    return {str(pk): last_seq for pk, last_seq in rows}
+
+
+def conversations_owned_by_active_owners(*, conversation_ids) -> set[tuple[str, str, str]]:
+    """(conversation, owner, owner's password hash) of each conversation whose owner is active and still a member
+    of its org, in one query: conversation_is_active_owners for every socket of a process at once."""
+    rows = Conversation.objects.filter(
+        pk__in=conversation_ids,
+        deleted_at__isnull=True,
+        owner__is_active=True,
+        org__memberships__user_id=F("owner_id"),
+    ).values_list("pk", "owner_id", "owner__password")
+    return {(str(pk), str(owner), password) for pk, owner, password in rows}
 
 
 def conversation_shares(*, user, conversation: Conversation) -> list[dict]:

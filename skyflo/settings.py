@@ -101,6 +101,8 @@ IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 HTTP_CONCURRENCY = env_int("SKYFLO_HTTP_CONCURRENCY", max(1, DB_POOL_SIZE - 4), minimum=1)
 HTTP_QUEUE = env_int("SKYFLO_HTTP_QUEUE", 100, minimum=0)
 HTTP_QUEUE_WAIT_S = env_int("SKYFLO_HTTP_QUEUE_WAIT_S", 5, minimum=1)
+# How often a web process checks its open sockets for lost access and lost frames (chats/socket_watch.py).
+WS_ACCESS_RECHECK_S = env_int("SKYFLO_WS_RECHECK_S", 5, minimum=1)
 
 REDIS_URL = env_url("REDIS_URL", schemes={"redis", "rediss", "unix"})
 # Embedded mode: no Redis means the in-memory channel layer and runs executed inside the web process.
