@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
 from mcp_server.config import ConfigError, config_from_env
+from mcp_server.in_cluster import use_in_cluster_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     args = parser.parse_args(argv)
     try:
+        use_in_cluster_config(os.environ)
         config = config_from_env()
         if not args.stdio and not config.token:
             raise ConfigError("MCP_SERVER_TOKEN must be set to serve over HTTP")
@@ -36,9 +39,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _serve_http(config, host: str, port: int, port_file: Path | None) -> None:
     import uvicorn
 
+    from mcp_server.observability import OperatorRoutes
     from mcp_server.server import build_http_app
 
-    server = uvicorn.Server(uvicorn.Config(build_http_app(config), host=host, port=port, log_level="warning"))
+    app = OperatorRoutes(build_http_app(config), environ=config.env)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
