@@ -26,6 +26,7 @@ from django.core.exceptions import ObjectDoesNotExist
 from chats import selectors
 from chats.events import event_frame
 from chats.publisher import conversation_group, user_group
+from skyflo import metrics
 from skyflo.websocket_auth import SUBPROTOCOL
 
 CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
@@ -77,6 +78,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     groups_joined: tuple = ()
     last_sent = 0
     watchdog: asyncio.Task | None = None
+    counted = False  # in the open-sockets gauge
 
     async def connect(self):
         user = self.scope.get("user")
@@ -92,6 +94,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Read after joining: every later seq reaches us live or through the gap fill.
         self.last_sent = await _last_seq(self.conversation_id)
         await self.accept(subprotocol=subprotocol)
+        metrics.websocket_opened()
+        self.counted = True
         asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
         self.watchdog = asyncio.create_task(self._watch(user))
         return None
@@ -148,6 +152,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
+        if self.counted:
+            metrics.websocket_closed()
+            self.counted = False
         if self.watchdog is not None:
             self.watchdog.cancel()
         for group in self.groups_joined:
@@ -191,6 +198,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if seq > self.last_sent + 1:
             await self._replay(after=self.last_sent, upto=seq - 1)
         await self.send(text_data=message["text"])
+        metrics.event_relayed(message.get("ts"))
         self.last_sent = seq
 
     async def access_recheck(self, message):

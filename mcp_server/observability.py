@@ -1,13 +1,54 @@
-"""Routes around the MCP app that operators use: `GET /readyz` (open, like /healthz) and, later, `/metrics`."""
+"""What operators use around the MCP app: `GET /readyz` (open, like /healthz), `GET /metrics` (Prometheus text,
+bearer SKYFLO_METRICS_TOKEN; 404 when unset) and the tool-call metrics middleware."""
 
 from __future__ import annotations
 
+import hmac
 import os
 import shutil
+import time
 from collections.abc import Mapping
+from typing import Any
 
-from starlette.responses import JSONResponse
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+TOOL_CALLS = Counter("skyflo_toolserver_tool_calls", "tools/call requests, by tool and outcome.", ["tool", "outcome"])
+TOOL_DURATION = Histogram(
+    "skyflo_toolserver_tool_call_duration_seconds",
+    "tools/call requests, by tool.",
+    ["tool"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+
+
+class ToolMetrics:
+    """`ServerMiddleware` that counts and times every tools/call (refused ones included: outcome `error`)."""
+
+    def __init__(self, tool_names: set[str]) -> None:
+        self.tool_names = tool_names  # anything else is counted as `unknown`: clients do not pick label values
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method != "tools/call" or not ctx.params:
+            return await call_next(ctx)
+        name = str(ctx.params.get("name"))
+        tool = name if name in self.tool_names else "unknown"
+        started, outcome = time.monotonic(), "error"
+        try:
+            result = await call_next(ctx)
+            outcome = "error" if _is_error(result) else "ok"
+            return result
+        finally:
+            TOOL_CALLS.labels(tool=tool, outcome=outcome).inc()
+            TOOL_DURATION.labels(tool=tool).observe(time.monotonic() - started)
+
+
+def _is_error(result: HandlerResult) -> bool:
+    if isinstance(result, dict):
+        return bool(result.get("isError") or result.get("is_error"))
+    return bool(getattr(result, "is_error", False))
 
 
 def _binaries_found(environ: Mapping[str, str]) -> dict[str, bool]:
@@ -16,17 +57,30 @@ def _binaries_found(environ: Mapping[str, str]) -> dict[str, bool]:
 
 
 class OperatorRoutes:
-    """Serves /readyz itself and hands every other request to `app`."""
+    """Serves /readyz and /metrics itself and hands every other request to `app`."""
 
     def __init__(self, app: ASGIApp, *, environ: Mapping[str, str]) -> None:
         self.app = app
         self.environ = environ
+        self.metrics_token = environ.get("SKYFLO_METRICS_TOKEN") or None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == "/readyz" and scope["method"] == "GET":
-            checks = _binaries_found(self.environ)
-            ready = all(checks.values())
-            body = {"status": "ok" if ready else "unavailable", "checks": checks}
-            await JSONResponse(body, status_code=200 if ready else 503)(scope, receive, send)
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in ("/readyz", "/metrics"):
+            response = self.readyz() if scope["path"] == "/readyz" else self.metrics(scope)
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+    def readyz(self) -> Response:
+        checks = _binaries_found(self.environ)
+        ready = all(checks.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    def metrics(self, scope: Scope) -> Response:
+        if not self.metrics_token:
+            return PlainTextResponse("Not found", status_code=404)
+        given = dict(scope["headers"]).get(b"authorization", b"")
+        if not hmac.compare_digest(given, f"Bearer {self.metrics_token}".encode()):
+            return PlainTextResponse("Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

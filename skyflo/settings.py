@@ -41,6 +41,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "skyflo.health.OperatorRoutes",  # probes and /metrics, before host checks (they come by pod IP)
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -200,6 +201,12 @@ MAX_CONCURRENT_RUNS_PER_USER = env_int("SKYFLO_MAX_CONCURRENT_RUNS_PER_USER", 3,
 APPROVAL_TTL = timedelta(minutes=env_int("SKYFLO_APPROVAL_TTL_MINUTES", 30, minimum=1))
 VERIFY_MAX_REPLANS = env_int("SKYFLO_VERIFY_MAX_REPLANS", 2, minimum=0)
 RUN_HEARTBEAT_TIMEOUT_S = env_int("SKYFLO_RUN_HEARTBEAT_TIMEOUT_S", 60, minimum=5)
+
+# --- observability -------------------------------------------------------------------------------------------
+METRICS_TOKEN = env_str("SKYFLO_METRICS_TOKEN")  # /metrics wants it as a bearer token; unset = no /metrics
+METRICS_PORT = env_int("SKYFLO_METRICS_PORT", 0, minimum=0)  # the worker serves /metrics and /healthz here
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ConfigError("SKYFLO_METRICS_TOKEN must be at least 16 characters")
 
 # --- Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -23,6 +23,7 @@ from chats.publisher import event_publish
 from orgs.models import Role, User
 from orgs.selectors import cluster_can_operate, has_role
 from skyflo.api_errors import Conflict, TooManyRequests
+from skyflo.metrics import approval_decided
 from workflows.models import Approval, Run
 
 logger = logging.getLogger(__name__)
@@ -268,6 +269,7 @@ def approval_decide(
 
 
 def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> None:
+    approval_decided(decision=decision, requested_at=approval.created_at, decided_at=approval.decided_at)
     run_event_publish(
         approval.run,
         "approval.resolved",
