@@ -59,7 +59,7 @@ def _new_event(*, conversation_id, run_id, type: str, data: dict) -> NewEvent:  
 
 def _frame_message(*, type: str, seq: int, run_id, ts, data: dict) -> dict:  # noqa: A002
     frame = event_frame(type=type, seq=seq, run_id=run_id, ts=ts, data=data)
-    event_observed(type, data)
+    event_observed(type, data, run_id)
     # Serialised once here instead of once per connected socket; `ts` (epoch seconds) for the relay-lag metric.
     text = json.dumps(frame, separators=(",", ":"))
     return {"type": FRAME_MESSAGE_TYPE, "seq": seq, "text": text, "ts": ts.timestamp()}

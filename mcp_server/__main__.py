@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from pathlib import Path
 
 from mcp_server.config import ConfigError, config_from_env
 from mcp_server.in_cluster import use_in_cluster_config
+from mcp_server.observability import logging_configure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port (see --port-file)")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
     args = parser.parse_args(argv)
+    json_logs = logging_configure(os.environ)
     try:
         use_in_cluster_config(os.environ)
         config = config_from_env()
@@ -32,24 +35,29 @@ def main(argv: list[str] | None = None) -> int:
 
         build_server(config).run("stdio")
         return 0
-    asyncio.run(_serve_http(config, args.host, args.port, args.port_file))
+    asyncio.run(_serve_http(config, args.host, args.port, args.port_file, json_logs))
     return 0
 
 
-async def _serve_http(config, host: str, port: int, port_file: Path | None) -> None:
+async def _serve_http(config, host: str, port: int, port_file: Path | None, json_logs: bool = False) -> None:
     import uvicorn
 
     from mcp_server.observability import OperatorRoutes
     from mcp_server.server import build_http_app
 
     app = OperatorRoutes(build_http_app(config), environ=config.env)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # With JSON logs uvicorn keeps no handlers of its own: its lines go through the root logger's.
+    options = {"log_config": None} if json_logs else {}
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
         bound = server.servers[0].sockets[0].getsockname()[1]
-        print(f"mcp_server listening on http://{host}:{bound}/mcp", flush=True)
+        if json_logs:
+            logging.getLogger("mcp_server").info("mcp_server listening on http://%s:%s/mcp", host, bound)
+        else:
+            print(f"mcp_server listening on http://{host}:{bound}/mcp", flush=True)
         if port_file is not None:
             tmp = port_file.with_suffix(".tmp")
             tmp.write_text(str(bound))

@@ -4,10 +4,14 @@ bearer SKYFLO_METRICS_TOKEN; 404 when unset) and the tool-call metrics middlewar
 from __future__ import annotations
 
 import hmac
+import json
+import logging
 import os
+import re
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -22,6 +26,49 @@ TOOL_DURATION = Histogram(
     ["tool"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
 )
+
+
+logger = logging.getLogger("mcp_server.calls")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line (SKYFLO_LOG_FORMAT=json), the server's own tokens removed. The web and worker
+    processes have theirs in skyflo/logs.py; the tool server imports nothing of the product."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 8]
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": "toolserver",
+        }
+        for key in ("event", "tool", "outcome", "duration_ms"):
+            if key in record.__dict__:
+                entry[key] = record.__dict__[key]
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        for secret in self.secrets:
+            line = line.replace(secret, "[REDACTED]")
+        return _BEARER.sub(r"\1 [REDACTED]", line)
+
+
+def logging_configure(environ: MutableMapping[str, str]) -> bool:
+    """JSON lines on stderr when SKYFLO_LOG_FORMAT=json; returns whether it did (uvicorn then logs through it)."""
+    if environ.get("SKYFLO_LOG_FORMAT") != "json":
+        return False
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines([environ.get("MCP_SERVER_TOKEN", ""), environ.get("SKYFLO_METRICS_TOKEN", "")]))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(environ.get("SKYFLO_LOG_LEVEL", "INFO").upper())
+    return True
 
 
 class ToolMetrics:
@@ -41,8 +88,11 @@ class ToolMetrics:
             outcome = "error" if _is_error(result) else "ok"
             return result
         finally:
+            elapsed = time.monotonic() - started
             TOOL_CALLS.labels(tool=tool, outcome=outcome).inc()
-            TOOL_DURATION.labels(tool=tool).observe(time.monotonic() - started)
+            TOOL_DURATION.labels(tool=tool).observe(elapsed)
+            extra = {"event": "tool.call", "tool": tool, "outcome": outcome, "duration_ms": round(elapsed * 1000, 1)}
+            logger.info("tools/call %s %s", tool, outcome, extra=extra)
 
 
 def _is_error(result: HandlerResult) -> bool:

@@ -18,3 +18,13 @@ def _metrics_server(**_) -> None:
 
     if settings.METRICS_PORT:
         metrics_server_start(port=settings.METRICS_PORT, token=settings.METRICS_TOKEN)
+
+
+@signals.setup_logging.connect
+def _logging(**_) -> None:
+    """Use Django's LOGGING (JSON lines, redaction) instead of Celery's own format."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)

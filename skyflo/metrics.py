@@ -14,6 +14,7 @@ writing to that directory.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import threading
 import time
@@ -59,6 +60,8 @@ EVENT_RELAY_LAG = Histogram(
     "skyflo_event_relay_lag_seconds", "From an event's persistence to its relay on a WebSocket.", buckets=FAST_BUCKETS
 )
 
+_events_logger = logging.getLogger("skyflo.events")
+_CHATTY = {"message.delta", "tool.output"}
 _tool_calls_started: dict[str, tuple[str, float]] = {}  # call_id -> (tool, monotonic start)
 _lock = threading.Lock()
 
@@ -66,8 +69,10 @@ _lock = threading.Lock()
 # --- hooks -------------------------------------------------------------------------------------------------
 
 
-def event_observed(type: str, data: dict) -> None:  # noqa: A002 - the event's field name
-    """Called for every run event a process publishes."""
+def event_observed(type: str, data: dict, run_id=None) -> None:  # noqa: A002 - the event's field name
+    """Called for every run event a process publishes: a log line (not for token and output chunks) and metrics."""
+    if type not in _CHATTY:
+        _events_logger.info("%s", type, extra={"event": type, "run": run_id})
     handler = _EVENT_HANDLERS.get(type)
     if handler is not None:
         handler(data)

@@ -3,6 +3,7 @@
 import contextlib
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "skyflo.logs.RequestLog",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -240,11 +242,22 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOG_FORMAT = env_str("SKYFLO_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ConfigError(f"SKYFLO_LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+# Values no log line may show (skyflo/logs.py also removes anything shaped like a credential).
+_LOG_SECRETS = [SECRET_KEY, LLM_API_KEY, MCP_SERVER_TOKEN, METRICS_TOKEN, DATABASES["default"].get("PASSWORD")]
+_LOG_SECRETS += [urlparse(REDIS_URL).password] if REDIS_URL else []
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "skyflo": {
+            "()": f"skyflo.logs.{'JsonFormatter' if LOG_FORMAT == 'json' else 'PlainFormatter'}",
+            "secrets": _LOG_SECRETS,
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "skyflo"}},
     "root": {"handlers": ["console"], "level": env_str("SKYFLO_LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }
