@@ -20,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port (see --port-file)")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    parser.add_argument("--metrics-port", type=int, help="serve /metrics on this port (on --host) instead of --port")
     args = parser.parse_args(argv)
     json_logs = logging_configure(os.environ)
     try:
@@ -35,20 +36,25 @@ def main(argv: list[str] | None = None) -> int:
 
         build_server(config).run("stdio")
         return 0
-    asyncio.run(_serve_http(config, args.host, args.port, args.port_file, json_logs))
+    asyncio.run(_serve_http(config, args, json_logs))
     return 0
 
 
-async def _serve_http(config, host: str, port: int, port_file: Path | None, json_logs: bool = False) -> None:
+async def _serve_http(config, args: argparse.Namespace, json_logs: bool) -> None:
     import uvicorn
 
-    from mcp_server.observability import OperatorRoutes
+    from mcp_server.observability import OperatorRoutes, metrics_app
     from mcp_server.server import build_http_app
 
-    app = OperatorRoutes(build_http_app(config), environ=config.env)
+    host, port, port_file = args.host, args.port, args.port_file
+    separate = args.metrics_port is not None
+    app = OperatorRoutes(build_http_app(config), environ=config.env, metrics=not separate)
     # With JSON logs uvicorn keeps no handlers of its own: its lines go through the root logger's.
-    options = {"log_config": None} if json_logs else {}
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", **options))
+    options = {"log_level": "warning", **({"log_config": None} if json_logs else {})}
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+    if separate:
+        metrics = uvicorn.Server(uvicorn.Config(metrics_app(config.env), host=host, port=args.metrics_port, **options))
+        metrics_serving = asyncio.create_task(metrics.serve())
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
@@ -63,6 +69,9 @@ async def _serve_http(config, host: str, port: int, port_file: Path | None, json
             tmp.write_text(str(bound))
             tmp.replace(port_file)
     await serving
+    if separate:
+        metrics.should_exit = True
+        await metrics_serving
 
 
 if __name__ == "__main__":

@@ -107,15 +107,16 @@ def _binaries_found(environ: Mapping[str, str]) -> dict[str, bool]:
 
 
 class OperatorRoutes:
-    """Serves /readyz and /metrics itself and hands every other request to `app`."""
+    """Serves /readyz (and /metrics unless it has a port of its own) and hands every other request to `app`."""
 
-    def __init__(self, app: ASGIApp, *, environ: Mapping[str, str]) -> None:
+    def __init__(self, app: ASGIApp, *, environ: Mapping[str, str], metrics: bool = True) -> None:
         self.app = app
         self.environ = environ
         self.metrics_token = environ.get("SKYFLO_METRICS_TOKEN") or None
+        self.paths = ("/readyz", "/metrics") if metrics else ("/readyz",)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in ("/readyz", "/metrics"):
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in self.paths:
             response = self.readyz() if scope["path"] == "/readyz" else self.metrics(scope)
             await response(scope, receive, send)
             return
@@ -134,3 +135,16 @@ class OperatorRoutes:
         if not hmac.compare_digest(given, f"Bearer {self.metrics_token}".encode()):
             return PlainTextResponse("Unauthorized", status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_app(environ: Mapping[str, str]) -> ASGIApp:
+    """The app of `--metrics-port`: /metrics, /readyz and /healthz, nothing of MCP (so a NetworkPolicy can open
+    this port to Prometheus and keep the MCP port to Skyflo's own pods)."""
+
+    async def rest(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/healthz":
+            await JSONResponse({"status": "ok"})(scope, receive, send)
+        elif scope["type"] == "http":
+            await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
+
+    return OperatorRoutes(rest, environ=environ)

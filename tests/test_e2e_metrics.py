@@ -66,7 +66,7 @@ def test_a_run_shows_up_in_the_metrics_of_every_process(metered, live_llm):
 
     assert waiting[("skyflo_approvals_pending", ())] >= 1
     assert web[("skyflo_websockets_open", ())] == 1
-    assert web[("skyflo_event_relay_lag_seconds_count", ())] >= len(events.frames) - 1
+    assert web[("skyflo_event_relay_lag_seconds_count", ())] >= 1  # live frames (replayed ones are not relayed)
     assert web[("skyflo_approval_decision_seconds_count", (("decision", "approve"),))] == 1
 
     worker = scrape(urls["worker"], token, keep_as="worker")
@@ -86,14 +86,13 @@ def test_a_run_shows_up_in_the_metrics_of_every_process(metered, live_llm):
     assert toolserver[("skyflo_toolserver_tool_call_duration_seconds_count", (("tool", "k8s_scale"),))] == 1
 
 
-@pytest.mark.parametrize("process", ["web", "worker", "toolserver"])
-def test_metrics_are_refused_without_the_token(metered, process):
+def test_metrics_are_refused_without_the_token(metered):
     _, urls, token = metered
 
-    anonymous = httpx.get(urls[process], timeout=10)
-    wrong = httpx.get(urls[process], headers={"Authorization": "Bearer not-the-token-at-all"}, timeout=10)
-    query = httpx.get(f"{urls[process]}?token={token}", timeout=10)
-
-    for response in (anonymous, wrong, query):
-        assert response.status_code in (401, 404), process
-        assert "skyflo_" not in response.text
+    for process, url in urls.items():
+        anonymous = httpx.get(url, timeout=10)
+        wrong = httpx.get(url, headers={"Authorization": "Bearer not-the-token-at-all"}, timeout=10)
+        query = httpx.get(f"{url}?token={token}", timeout=10)
+        for response in (anonymous, wrong, query):
+            assert response.status_code in (401, 404), process
+            assert "skyflo_" not in response.text, process

@@ -248,6 +248,22 @@ def test_the_tool_server_network_policy_admits_only_web_and_worker(rendered):
     assert all(set(peer) == {"podSelector"} for peer in rule["from"])  # no namespaceSelector / ipBlock widening it
 
 
+def test_prometheus_may_reach_only_the_tool_servers_metrics_port():
+    monitoring = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    docs = render(
+        {"networkPolicy.metricsFrom[0].namespaceSelector.matchLabels.kubernetes\\.io/metadata\\.name": "monitoring"}
+    )
+
+    (policy,) = of_kind(docs, "NetworkPolicy")
+    mcp_rule, metrics_rule = policy["spec"]["ingress"]
+    assert mcp_rule["ports"] == [{"port": "mcp", "protocol": "TCP"}]
+    assert all(set(peer) == {"podSelector"} for peer in mcp_rule["from"])
+    assert metrics_rule == {"from": [monitoring], "ports": [{"port": "metrics", "protocol": "TCP"}]}
+    container = pod_specs(docs)["sky-skyflo-toolserver"]["spec"]["containers"][0]
+    assert container["command"][-2:] == ["--metrics-port", "9100"]
+    assert {"name": "metrics", "containerPort": 9100} in container["ports"]
+
+
 def test_configuration_comes_from_the_generated_secret(rendered):
     (secret,) = of_kind(rendered["default"], "Secret")
 
