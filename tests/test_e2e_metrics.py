@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_server.testing import run_toolserver
 from tests.live import free_port, shop_make
+from tests.scripted_llm import fail
 from tests.test_e2e_scale import scale_script
 
 pytestmark = pytest.mark.e2e
@@ -84,6 +85,23 @@ def test_a_run_shows_up_in_the_metrics_of_every_process(metered, live_llm):
     toolserver = scrape(urls["toolserver"], token, keep_as="toolserver")
     assert toolserver[("skyflo_toolserver_tool_calls_total", scaled)] == 1
     assert toolserver[("skyflo_toolserver_tool_call_duration_seconds_count", (("tool", "k8s_scale"),))] == 1
+
+
+def test_a_failed_run_counts_its_error_code(metered, live_llm):
+    shop, urls, token = metered
+    live_llm.set_script([fail(400, agent="planner")])
+
+    with shop.socket() as events:
+        shop.ask("what is running in shop?")
+        code = events.until("run.error")["data"]["code"]
+        assert events.until("run.finished")["data"]["status"] == "failed"
+
+    worker = scrape(urls["worker"], token)
+    assert worker[("skyflo_run_errors_total", (("code", code),))] == 1
+    assert worker[("skyflo_runs_finished_total", (("status", "failed"),))] == 1
+    assert worker[("skyflo_llm_requests_total", (("outcome", "error"),))] >= 1
+    if code.startswith("llm_"):
+        assert worker[("skyflo_llm_errors_total", (("code", code),))] == 1
 
 
 def test_metrics_are_refused_without_the_token(metered):
