@@ -16,15 +16,19 @@ RUN /opt/venv/bin/pip install -r /tmp/requirements.txt
 
 FROM python:3.11-slim-bookworm AS runtime
 ENV PATH="/opt/venv/bin:/opt/skyflo/.bin:$PATH" PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    DJANGO_SETTINGS_MODULE=skyflo.settings
-RUN groupadd --system skyflo && useradd --system --gid skyflo --home-dir /opt/skyflo --shell /usr/sbin/nologin skyflo
+    DJANGO_SETTINGS_MODULE=skyflo.settings HOME=/tmp
+# A fixed numeric uid/gid (10001): the chart's runAsUser, and kubelet can check runAsNonRoot against a number.
+RUN groupadd --system --gid 10001 skyflo \
+    && useradd --system --uid 10001 --gid skyflo --home-dir /opt/skyflo --shell /usr/sbin/nologin skyflo
 COPY --from=build /opt/venv /opt/venv
 COPY --from=k8s-tools /tools/.bin /opt/skyflo/.bin
 WORKDIR /opt/skyflo
-COPY --chown=skyflo:skyflo . .
+# The code stays root-owned: the app user can read it, not change it.
+COPY . .
 RUN mkdir -p var && chown skyflo:skyflo var
-USER skyflo
+USER 10001:10001
 EXPOSE 8000
 # web (default); override the command for: celery -A skyflo worker --pool threads --concurrency 50,
-# celery -A skyflo beat, python -m mcp_server --host 0.0.0.0 --port 8081
+# celery -A skyflo beat --schedule /tmp/celerybeat-schedule, python -m mcp_server --host 0.0.0.0 --port 8081,
+# python manage.py migrate --noinput. The root filesystem may be read-only: only /tmp is written (HOME=/tmp).
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "skyflo.asgi:application"]

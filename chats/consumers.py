@@ -26,6 +26,7 @@ from chats import selectors
 from chats.events import event_frame
 from chats.publisher import conversation_group, user_group
 from chats.socket_watch import socket_watch
+from skyflo import metrics
 from skyflo.websocket_auth import SUBPROTOCOL
 
 CLOSE_UNAUTHENTICATED = 4401  # no, refused or expired credentials
@@ -92,6 +93,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     password = ""  # the user's password hash at connect: a change or reset closes the socket
     resume_tokens = float(RESUME_BURST)
     resume_counted_at = 0.0
+    counted = False  # in the open-sockets gauge
 
     async def connect(self):
         user = self.scope.get("user")
@@ -111,6 +113,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # Read after joining: every later seq reaches us live or through the gap fill.
         self.last_sent = await _last_seq(self.conversation_id)
         await self.accept(subprotocol=subprotocol)
+        metrics.websocket_opened()
+        self.counted = True
         asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
         if self.scope.get("token_exp") is not None:
             self.expiry = asyncio.create_task(self._expire(self.scope["token_exp"]))
@@ -170,6 +174,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def disconnect(self, code):
+        if self.counted:
+            metrics.websocket_closed()
+            self.counted = False
         socket_watch.discard(self)
         for task in (self.expiry, *self.checks):
             if task is not None:
@@ -230,6 +237,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if seq > self.last_sent + 1:
             await self._replay(after=self.last_sent, upto=seq - 1)
         await self.send(text_data=message["text"])
+        metrics.event_relayed(message.get("ts"))
         self.last_sent = seq
 
     async def access_recheck(self, message):

@@ -33,6 +33,7 @@ from django.utils import timezone
 from chats.event_log import NewEvent, async_commit_local, event_log_warm, event_persist, events_persist
 from chats.events import event_data_validate, event_frame
 from chats.models import RunEvent
+from skyflo.metrics import event_observed
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,10 @@ def _new_event(*, conversation_id, run_id, type: str, data: dict) -> NewEvent:  
 
 def _frame_message(*, type: str, seq: int, run_id, ts, data: dict) -> dict:  # noqa: A002
     frame = event_frame(type=type, seq=seq, run_id=run_id, ts=ts, data=data)
-    # Serialised once here instead of once per connected socket.
-    return {"type": FRAME_MESSAGE_TYPE, "seq": seq, "text": json.dumps(frame, separators=(",", ":"))}
+    event_observed(type, data, run_id)
+    # Serialised once here instead of once per connected socket; `ts` (epoch seconds) for the relay-lag metric.
+    text = json.dumps(frame, separators=(",", ":"))
+    return {"type": FRAME_MESSAGE_TYPE, "seq": seq, "text": text, "ts": ts.timestamp()}
 
 
 # --- sync --------------------------------------------------------------------------------------------------

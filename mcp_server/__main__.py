@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
 import sys
 from pathlib import Path
 
 from mcp_server.config import ConfigError, config_from_env
+from mcp_server.in_cluster import use_in_cluster_config
+from mcp_server.observability import logging_configure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,8 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port (see --port-file)")
     parser.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    parser.add_argument("--metrics-port", type=int, help="serve /metrics on this port (on --host) instead of --port")
     args = parser.parse_args(argv)
+    json_logs = logging_configure(os.environ)
     try:
+        use_in_cluster_config(os.environ)
         config = config_from_env()
         if not args.stdio and not config.token:
             raise ConfigError("MCP_SERVER_TOKEN must be set to serve over HTTP")
@@ -29,27 +36,42 @@ def main(argv: list[str] | None = None) -> int:
 
         build_server(config).run("stdio")
         return 0
-    asyncio.run(_serve_http(config, args.host, args.port, args.port_file))
+    asyncio.run(_serve_http(config, args, json_logs))
     return 0
 
 
-async def _serve_http(config, host: str, port: int, port_file: Path | None) -> None:
+async def _serve_http(config, args: argparse.Namespace, json_logs: bool) -> None:
     import uvicorn
 
+    from mcp_server.observability import OperatorRoutes, metrics_app
     from mcp_server.server import build_http_app
 
-    server = uvicorn.Server(uvicorn.Config(build_http_app(config), host=host, port=port, log_level="warning"))
+    host, port, port_file = args.host, args.port, args.port_file
+    separate = args.metrics_port is not None
+    app = OperatorRoutes(build_http_app(config), environ=config.env, metrics=not separate)
+    # With JSON logs uvicorn keeps no handlers of its own: its lines go through the root logger's.
+    options = {"log_level": "warning", **({"log_config": None} if json_logs else {})}
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **options))
+    if separate:
+        metrics = uvicorn.Server(uvicorn.Config(metrics_app(config.env), host=host, port=args.metrics_port, **options))
+        metrics_serving = asyncio.create_task(metrics.serve())
     serving = asyncio.create_task(server.serve())
     while not server.started and not serving.done():
         await asyncio.sleep(0.02)
     if server.started:
         bound = server.servers[0].sockets[0].getsockname()[1]
-        print(f"mcp_server listening on http://{host}:{bound}/mcp", flush=True)
+        if json_logs:
+            logging.getLogger("mcp_server").info("mcp_server listening on http://%s:%s/mcp", host, bound)
+        else:
+            print(f"mcp_server listening on http://{host}:{bound}/mcp", flush=True)
         if port_file is not None:
             tmp = port_file.with_suffix(".tmp")
             tmp.write_text(str(bound))
             tmp.replace(port_file)
     await serving
+    if separate:
+        metrics.should_exit = True
+        await metrics_serving
 
 
 if __name__ == "__main__":

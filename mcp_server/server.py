@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.config import ServerConfig
+from mcp_server.observability import ToolMetrics
 from mcp_server.policy import ToolPolicy
 from mcp_server.toolbox import Toolbox
 from mcp_server.tools import all_tools, spec_of
@@ -50,6 +51,7 @@ def build_server(config: ServerConfig) -> MCPServer[Toolbox]:
             description=inspect.cleandoc(fn.__doc__ or ""),
             annotations=spec.annotations,
         )
+    server.middleware.append(ToolMetrics(set(specs)))  # outermost: refused calls are counted too
     server.middleware.append(ToolPolicy(config, specs, toolbox))
     return server
 

@@ -94,6 +94,7 @@ RESOURCE_TYPES: list[ResourceType] = [
         categories=ALL,
         subresources=("status",),
     ),
+    _rt("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", short_names=("pdb",), subresources=("status",)),
     _rt("rbac.authorization.k8s.io", "v1", "roles", "Role", has_status=False),
     _rt("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding", has_status=False),
     _rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", namespaced=False, has_status=False),

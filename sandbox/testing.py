@@ -7,6 +7,8 @@ Loaded as a pytest plugin from the root conftest.py, so the import stays light: 
   end).
 - `k8s_namespace` (function): a fresh, uniquely named namespace on that cluster, deleted after the test.
 - `run_sandbox(port=0, scenarios=(), helm_database=False)`: the same process outside pytest.
+- `run_tls_sandbox(workdir, scenarios=())`: a sandbox serving https with a throwaway CA and requiring a bearer
+  token, as a real API server does (`TlsSandbox`: port, token, ca_pem, kubeconfig with both, env for kubectl).
 """
 
 from __future__ import annotations
@@ -235,6 +237,57 @@ def run_sandbox(
         yield sandbox
     finally:
         sandbox.close()
+
+
+@dataclass
+class TlsSandbox:
+    port: int
+    token: str
+    ca_pem: bytes
+    kubeconfig: Path
+    env: dict[str, str]
+
+
+def _wait_https(port: int, ca: Path, process: subprocess.Popen, log: Path) -> None:
+    import ssl
+
+    context = ssl.create_default_context(cafile=str(ca))
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sandbox exited:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"https://127.0.0.1:{port}/readyz", context=context, timeout=1):  # noqa: S310
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"sandbox did not answer over TLS:\n{log.read_text()}")
+
+
+@contextlib.contextmanager
+def run_tls_sandbox(workdir: Path, scenarios: tuple[str, ...] = ()) -> Iterator[TlsSandbox]:
+    """`python -m sandbox` over https (a CA made for it) that answers 401 without its bearer token."""
+    from sandbox.pki import write_test_pki
+
+    ca, cert, key = write_test_pki(workdir)
+    token, kubeconfig, log = secrets.token_urlsafe(32), workdir / "kubeconfig", workdir / "sandbox.log"
+    argv = [sys.executable, "-m", "sandbox", "--port", "0", "--kubeconfig", str(kubeconfig), "--token", token]
+    argv += ["--tls-cert", str(cert), "--tls-key", str(key), "--tls-ca", str(ca)]
+    argv += [arg for name in scenarios for arg in ("--scenario", name)]
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not kubeconfig.exists() and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+        port = int(re.search(r"server: https://127\.0\.0\.1:(\d+)", kubeconfig.read_text()).group(1))
+        _wait_https(port, ca, process, log)
+        env = {**os.environ, "PATH": f"{BIN_DIR}{os.pathsep}{os.environ.get('PATH', '')}"}
+        env.update(KUBECONFIG=str(kubeconfig), KUBECACHEDIR=str(workdir / "kube-cache"))
+        yield TlsSandbox(port=port, token=token, ca_pem=ca.read_bytes(), kubeconfig=kubeconfig, env=env)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ import os
 import sys
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlparse
 
 import dj_database_url
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "skyflo.health.OperatorRoutes",  # probes and /metrics, before host checks (they come by pod IP)
     "django.middleware.security.SecurityMiddleware",
     "skyflo.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "skyflo.logs.RequestLog",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -238,6 +241,12 @@ APPROVAL_TTL = timedelta(minutes=env_int("SKYFLO_APPROVAL_TTL_MINUTES", 30, mini
 VERIFY_MAX_REPLANS = env_int("SKYFLO_VERIFY_MAX_REPLANS", 2, minimum=0)
 RUN_HEARTBEAT_TIMEOUT_S = env_int("SKYFLO_RUN_HEARTBEAT_TIMEOUT_S", 60, minimum=5)
 
+# --- observability -------------------------------------------------------------------------------------------
+METRICS_TOKEN = env_str("SKYFLO_METRICS_TOKEN")  # /metrics wants it as a bearer token; unset = no /metrics
+METRICS_PORT = env_int("SKYFLO_METRICS_PORT", 0, minimum=0)  # the worker serves /metrics and /healthz here
+if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
+    raise ConfigError("SKYFLO_METRICS_TOKEN must be at least 16 characters")
+
 # --- Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -270,11 +279,22 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+LOG_FORMAT = env_str("SKYFLO_LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ConfigError(f"SKYFLO_LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
+# Values no log line may show (skyflo/logs.py also removes anything shaped like a credential).
+_LOG_SECRETS = [SECRET_KEY, LLM_API_KEY, MCP_SERVER_TOKEN, METRICS_TOKEN, DATABASES["default"].get("PASSWORD")]
+_LOG_SECRETS += [urlparse(REDIS_URL).password] if REDIS_URL else []
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "skyflo": {
+            "()": f"skyflo.logs.{'JsonFormatter' if LOG_FORMAT == 'json' else 'PlainFormatter'}",
+            "secrets": _LOG_SECRETS,
+        }
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "skyflo"}},
     "root": {"handlers": ["console"], "level": env_str("SKYFLO_LOG_LEVEL", "INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
 }

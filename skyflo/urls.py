@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from skyflo.health import healthz, readyz
+from skyflo.health import healthz, metrics, readyz
 
 api_v1 = [
     path("", include("orgs.api_urls")),
@@ -16,6 +16,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("orgs.urls")),

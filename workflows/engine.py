@@ -16,6 +16,7 @@ from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerEr
 from chats.models import Message
 from chats.publisher import aevent_publish
 from orgs.selectors import cluster_can_request_changes
+from skyflo.logs import log_context_bind
 from workflows import services
 from workflows.checkpointer import checkpointer_get
 from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
@@ -56,6 +57,9 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
 
 
 async def _drive_claimed(run: Run, handle: RunHandle, resume: dict | None) -> None:
+    log_context_bind(
+        run=run.id, conversation=run.conversation_id, org=run.conversation.org.slug, user=run.requested_by_id
+    )
     if run.cancel_requested:
         await _finish(run, Run.Status.CANCELLED)
         return

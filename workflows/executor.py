@@ -16,6 +16,7 @@ ends, or after SETUP_SLOT_MAX_S in any case, so that a slow tool server never ho
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import socket
@@ -63,7 +64,9 @@ def _db_call(fn, args, kwargs):
 
 async def db(fn, *args, **kwargs):
     """Run a sync ORM function on the run-loop's DB threads (each holds its own connection)."""
-    return await asyncio.get_running_loop().run_in_executor(_db_pool, _db_call, fn, args, kwargs)
+    # In the caller's contextvars (the run's log context, skyflo/logs.py), as asyncio.to_thread would.
+    call = contextvars.copy_context().run
+    return await asyncio.get_running_loop().run_in_executor(_db_pool, call, _db_call, fn, args, kwargs)
 
 
 class SetupSlot:

@@ -20,6 +20,7 @@ from django.utils import timezone
 from chats.deltas import DeltaStream
 from chats.models import Message
 from chats.publisher import aevent_publish
+from skyflo.metrics import llm_chat_observed
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
 
@@ -109,7 +110,7 @@ class RunLLM:
 
     async def chat(self, messages: list[dict], **kwargs):
         self._handle.set_up()
-        return await self._client.chat(messages, **kwargs)
+        return await llm_chat_observed(self._client.chat, messages, **kwargs)
 
 
 @dataclass

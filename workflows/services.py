@@ -24,6 +24,7 @@ from orgs.models import Role, User
 from orgs.selectors import cluster_can_operate, has_role
 from orgs.services.audit import audit_record
 from skyflo.api_errors import Conflict, TooManyRequests
+from skyflo.metrics import approval_decided
 from workflows.models import Approval, Run
 
 logger = logging.getLogger(__name__)
@@ -272,6 +273,7 @@ def approval_decide(
 
 
 def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> None:
+    approval_decided(decision=decision, requested_at=approval.created_at, decided_at=approval.decided_at)
     run_event_publish(
         approval.run,
         "approval.resolved",
