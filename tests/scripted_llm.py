@@ -97,9 +97,19 @@ def verdict(passed: bool, notes: str = "", checks: list | None = None, *, agent:
     return _turn({"content": json.dumps(body)}, agent, **match)
 
 
-def fail(status: int = 429, *, agent: str | None = None, **match: Any) -> dict:
-    """Answer one matching request with an HTTP error (e.g. 429 or 500) before the real turn."""
-    return _turn({}, agent, status=status, **match)
+def fail(
+    status: int = 429,
+    *,
+    agent: str | None = None,
+    message: str | None = None,
+    code: str | None = None,
+    headers: dict | None = None,
+    **match: Any,
+) -> dict:
+    """Answer one matching request with an HTTP error (e.g. 429 or 500) before the real turn; `message`, `code` and
+    `headers` shape the error as a provider would (default: `retry-after: 0`)."""
+    shaped = {k: v for k, v in {"message": message, "code": code, "headers": headers}.items() if v is not None}
+    return _turn({}, agent, status=status, **shaped, **match)
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -195,8 +205,10 @@ class ScriptedLLM:
             detail = f"no scripted turn matches this request (agent={request_agent(body)!r})"
             return JSONResponse({"error": {"message": detail, "type": "invalid_request_error"}}, status_code=400)
         if turn.get("status"):
-            message = {"error": {"message": f"scripted failure {turn['status']}", "type": "scripted"}}
-            return JSONResponse(message, status_code=turn["status"], headers={"retry-after": "0"})
+            error = {"message": turn.get("message") or f"scripted failure {turn['status']}", "type": "scripted"}
+            error |= {"code": turn.get("code"), "param": None}
+            headers = turn.get("headers") or {"retry-after": "0"}
+            return JSONResponse({"error": error}, status_code=turn["status"], headers=headers)
         rate = float(turn.get("tokens_per_second") or script.tokens_per_second or 0)
         completion = _Completion(body, turn["reply"], stamp=turn.get("stamp", script.stamp))
         if body.get("stream"):

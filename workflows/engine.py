@@ -12,7 +12,7 @@ import logging
 
 from django.conf import settings
 
-from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
+from agents.errors import RunCancelled, ToolServerError, run_error
 from chats.models import Message
 from chats.publisher import aevent_publish
 from orgs.selectors import cluster_can_request_changes
@@ -96,23 +96,21 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         if not handle.cancel_requested:
             raise
         await _cancelled(run, ctx)
-    except LLMNotConfigured as exc:
-        detail = (
-            f"No LLM is configured: set {exc.variable} "
-            "(LLM_BASE_URL and LLM_API_KEY name any OpenAI-compatible endpoint; LLM_MODEL the model)."
-        )
-        await _finish(run, Run.Status.FAILED, ("llm_not_configured", detail))
-    except LLMError as exc:
-        logger.warning("run %s: the LLM failed", run.id, exc_info=True)
-        await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
-    except ToolServerError as exc:
-        await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
     except Exception as exc:
-        logger.exception("run %s failed", run.id)
-        await _finish(run, Run.Status.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"[:500]))
+        await _failed(run, exc)
     finally:
         if ctx is not None:
             await ctx.streams_close()
+
+
+async def _failed(run: Run, exc: Exception) -> None:
+    """run.error carries a stable code and a sentence for a person; the detail goes to the log with the run id."""
+    code, sentence = run_error(exc, str(run.id))
+    if code == "internal":
+        logger.exception("run %s failed (internal)", run.id)
+    else:
+        logger.warning("run %s failed (%s): %s", run.id, code, exc, exc_info=exc)
+    await _finish(run, Run.Status.FAILED, (code, sentence))
 
 
 async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> dict | None:
@@ -233,7 +231,10 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
 
     cluster = run.conversation.cluster
     if cluster is None:
-        raise ToolServerError("The conversation's cluster connection was deleted.")
+        raise ToolServerError(
+            "the conversation's cluster connection was deleted",
+            sentence="This conversation's cluster connection was deleted: start a new conversation on another cluster.",
+        )
     return DjangoRunContext(
         run=run,
         handle=handle,
@@ -258,6 +259,10 @@ def _llm_client(client_class):
             api_key=settings.LLM_API_KEY,
             model=settings.LLM_MODEL,
             timeout=float(settings.LLM_TIMEOUT_S),
+            api_version=settings.LLM_API_VERSION,
+            extra_headers=settings.LLM_EXTRA_HEADERS,
+            reasoning_effort=settings.LLM_REASONING_EFFORT,
+            max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS,
         )
     return _llm
 
