@@ -67,12 +67,14 @@ def say(text: str, *, agent: str | None = None, **match: Any) -> dict:
     return _turn({"content": text}, agent, **match)
 
 
-def call(tool: str, args: dict | None = None, *, agent: str | None = "executor", content: str = "", **match) -> dict:
-    """A reply with one tool call (default: answers the executor)."""
+def call(
+    tool: str, args: dict | str | None = None, *, agent: str | None = "executor", content: str = "", **match
+) -> dict:
+    """A reply with one tool call (default: answers the executor); `args` as a string is sent verbatim."""
     return calls([(tool, args or {})], agent=agent, content=content, **match)
 
 
-def calls(pairs: list[tuple[str, dict]], *, agent: str | None = "executor", content: str = "", **match) -> dict:
+def calls(pairs: list[tuple[str, dict | str]], *, agent: str | None = "executor", content: str = "", **match) -> dict:
     """A reply with several tool calls in one assistant message."""
     tool_calls = [{"name": name, "arguments": args} for name, args in pairs]
     return _turn({"content": content, "tool_calls": tool_calls}, agent, **match)
@@ -216,6 +218,12 @@ class ScriptedLLM:
         return JSONResponse(completion.whole())
 
 
+def _arguments_text(tool_call: dict) -> str:
+    # A string is sent as it is: a test can script arguments that are not JSON at all.
+    arguments = tool_call.get("arguments", {})
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
+
+
 class _Completion:
     def __init__(self, body: dict, reply: dict, *, stamp: bool = False):
         self.stamp = stamp
@@ -224,7 +232,7 @@ class _Completion:
         self.created = int(time.time())
         self.tokens = _TOKEN_RE.findall(reply.get("content") or "")
         self.tool_calls = [
-            {"id": f"call_{uuid.uuid4().hex[:10]}", "name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}
+            {"id": f"call_{uuid.uuid4().hex[:10]}", "name": c["name"], "arguments": _arguments_text(c)}
             for c in reply.get("tool_calls") or []
         ]
         self.prompt_tokens = sum(len(_text(m)) for m in body.get("messages", [])) // 4 + 1
