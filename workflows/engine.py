@@ -8,6 +8,7 @@ process. Everything stateful lives in PostgreSQL (rows, checkpoints), so any wor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.conf import settings
 from agents.errors import RunCancelled, ToolServerError, run_error
 from chats.models import Message
 from chats.publisher import aevent_publish
-from orgs.selectors import cluster_can_request_changes
+from orgs.selectors import cluster_can_request_changes, model_endpoint
 from workflows import services
 from workflows.checkpointer import checkpointer_get
 from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
@@ -241,30 +242,31 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         user_request=run.message.content if run.message else "",
         history=_history(run),
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
-        llm=RunLLM(_llm_client(LLMClient), handle),
+        llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
         tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )
 
 
-_llm = None
+_llm_clients: dict[str, object] = {}
 
 
-def _llm_client(client_class):
-    """One LLM client per process: its HTTP connection pool is shared by every run of the process."""
-    global _llm
-    if _llm is None:
-        _llm = client_class(
-            base_url=settings.LLM_BASE_URL,
-            api_key=settings.LLM_API_KEY,
-            model=settings.LLM_MODEL,
-            timeout=float(settings.LLM_TIMEOUT_S),
-            api_version=settings.LLM_API_VERSION,
-            extra_headers=settings.LLM_EXTRA_HEADERS,
-            reasoning_effort=settings.LLM_REASONING_EFFORT,
-            max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS,
+def _llm_client(client_class, connection=None):
+    """One LLM client per endpoint per process (the org's model connection, else the environment's): its HTTP
+    connection pool is shared by every run of the process that uses that endpoint."""
+    endpoint = model_endpoint(connection)
+    key = json.dumps(endpoint, sort_keys=True)
+    if key not in _llm_clients:
+        _llm_clients[key] = client_class(
+            **endpoint, timeout=float(settings.LLM_TIMEOUT_S), max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS
         )
-    return _llm
+    return _llm_clients[key]
+
+
+def _model_connection(run: Run):
+    from orgs.models import ModelConnection
+
+    return ModelConnection.objects.filter(org_id=run.conversation.org_id).first()
 
 
 def _history(run: Run) -> list[dict]:
