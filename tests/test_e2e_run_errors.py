@@ -2,10 +2,12 @@
 stack trace or an internal address (issue 13 item 24). Real daphne, worker, tool server; the model endpoint is the
 scripted server answering as a failing provider would."""
 
+import json
+
 import pytest
 
 from orgs.models import ClusterConnection
-from tests.scripted_llm import fail, say
+from tests.scripted_llm import fail, plan, say
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
@@ -64,3 +66,17 @@ def test_it_says_the_tool_server_is_unreachable(shop, live_llm):
 
     assert_readable(error, run, "tool_server_unreachable")
     assert "cluster connection" in error["detail"]
+
+
+def test_database_error_text_never_reaches_the_person(shop, live_llm):
+    # PostgreSQL refuses NUL in text: whatever the product does with it (clean it, or fail the run), the person sees
+    # neither SQL nor driver text (issue 13 item 24).
+    live_llm.set_script([{**plan([]), "repeat": True}, {**say("done\u0000 now", agent="responder"), "repeat": True}])
+    with shop.socket() as events:
+        shop.ask("say done")
+        finished = events.until("run.finished")["data"]
+    seen = json.dumps(events.frames) + json.dumps(shop.run(events.frames[-1]["run"]))
+    for leak in ("0x00", "NUL", "psycopg", "Traceback", "string literal", "DataError", "ValueError"):
+        assert leak not in seen
+    if finished["status"] == "failed":
+        assert events.of("run.error")[0]["data"]["code"] == "internal"
