@@ -192,7 +192,7 @@ class LLMClient:
                 _FORMATS[self.endpoint_key] = following
 
     async def _chat_retrying(self, messages, tools, output, form, on_token, is_cancelled) -> LLMResponse:
-        client, shown = self.client, [""]
+        client, shown = self.client, [0]
         body = dialects.request_body(self, messages, tools, output, form)
         for attempt in range(self.max_retries + 1):
             try:
@@ -226,7 +226,7 @@ class LLMClient:
             return wait
         return self.backoff_s * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
 
-    async def _stream_once(self, client, body: dict, on_token, is_cancelled, shown: list[str]) -> LLMResponse:
+    async def _stream_once(self, client, body: dict, on_token, is_cancelled, shown: list[int]) -> LLMResponse:
         # The SDK's own request path (auth, base URL, timeouts, status errors, SSE decoding and error events), with
         # `cast_to=object` so that chunks stay the JSON dicts they arrive as: building a ChatCompletionChunk model
         # per chunk cost most of the CPU a streamed token took. `body` is already plain JSON.
@@ -279,18 +279,17 @@ async def structured_reply(llm, messages: list[dict], output: OutputSchema, **ch
 
 
 class _Shown:
-    """Hands content to `on_token` while skipping what an earlier, broken attempt already showed."""
+    """Hands content to `on_token` while skipping what an earlier, broken attempt already showed (`shown[0]`
+    characters: the retried answer is taken to begin as the first one did)."""
 
-    def __init__(self, shown: list[str], on_token: OnToken | None):
+    def __init__(self, shown: list[int], on_token: OnToken | None):
         self.shown, self.on_token, self.seen = shown, on_token, 0
 
     async def push(self, text: str) -> None:
-        already = self.shown[0]
-        start = max(0, len(already) - self.seen)
+        fresh = text[max(0, self.shown[0] - self.seen) :]
         self.seen += len(text)
-        fresh = text[start:]
         if fresh:
-            self.shown[0] = already + fresh
+            self.shown[0] += len(fresh)
             if self.on_token is not None:
                 await self.on_token(fresh)
 
