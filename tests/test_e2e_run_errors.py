@@ -7,7 +7,7 @@ import json
 import pytest
 
 from orgs.models import ClusterConnection
-from tests.scripted_llm import fail, plan, say
+from tests.scripted_llm import fail, plan, request_agent, say
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +47,8 @@ def test_it_says_the_model_endpoint_is_rate_limiting(shop, live_llm):
     error, run = failed_run(shop)
 
     assert_readable(error, run, "llm_rate_limited")
-    assert len(live_llm.requests()) == 1  # an hour's Retry-After fails the run now instead of holding it
+    planner_requests = [r for r in live_llm.requests() if request_agent(r) == "planner"]
+    assert len(planner_requests) == 1  # an hour's Retry-After fails the run now instead of holding it
 
 
 def test_it_says_the_model_did_not_answer_in_the_format(shop, live_llm):
