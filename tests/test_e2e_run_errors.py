@@ -32,7 +32,7 @@ def assert_readable(error: dict, run: Run, code: str) -> None:
 
 
 def test_it_says_the_model_endpoint_is_unreachable(shop, live_llm):
-    live_llm.set_script([fail(502, message="upstream 10.0.3.7:8000 connect failed")] * 4)
+    live_llm.set_script([fail(502, agent="planner", message="upstream 10.0.3.7:8000 connect failed")] * 4)
 
     error, run = failed_run(shop)
 
@@ -42,7 +42,9 @@ def test_it_says_the_model_endpoint_is_unreachable(shop, live_llm):
 
 
 def test_it_says_the_model_endpoint_is_rate_limiting(shop, live_llm):
-    live_llm.set_script([fail(429, message="Rate limit reached for requests", headers={"retry-after": "3600"})])
+    live_llm.set_script(
+        [fail(429, agent="planner", message="Rate limit reached for requests", headers={"retry-after": "3600"})]
+    )
 
     error, run = failed_run(shop)
 
