@@ -9,7 +9,8 @@ from langgraph.runtime import Runtime
 from agents.briefing import plan_text, setting
 from agents.context import RunContext
 from agents.prompts import load_prompt
-from agents.read_only_loop import chat
+from agents.read_only_loop import assistant_message, chat
+from agents.tool_arguments import MAX_ARGUMENT_REPAIRS, argument_error_message, arguments_problem
 from agents.tool_runs import ensure_not_cancelled, preview, record, run_call
 from agents.transcript import results_block
 
@@ -42,7 +43,11 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
 
 async def _advance(ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict]) -> dict:
     refused = list(state.refused)
-    for call in (c for c in calls if c["status"] == "pending"):
+    for call in (c for c in calls if c["status"] in ("pending", "invalid")):
+        if call["status"] == "invalid":
+            call["status"] = "refused"
+            refused.append({**call})
+            continue
         if not ctx.policy.allowed(call["tool"]):
             call["status"] = "refused"
             refused.append({**call, "reason": ctx.policy.refusal(call["tool"])})
@@ -82,7 +87,10 @@ async def _denied(ctx: RunContext, state: State, step: dict, call: dict) -> dict
 
 
 async def _resolve(ctx: RunContext, state: State, step: dict) -> list[dict]:
-    """One LLM turn with the allowed tools' function schemas -> the step's concrete calls."""
+    """LLM turns with the allowed tools' function schemas -> the step's concrete calls.
+
+    Arguments that are not JSON or do not fit the tool's schema go back to the model as that call's error, at most
+    MAX_ARGUMENT_REPAIRS times; a call still invalid after that is refused, never sent half-filled."""
     user = (
         f"Request: {state.request}\n\nPlan:\n{plan_text(state.plan)}\n\n"
         f"Current step: [{step['id']}] {step['title']} (suggested tool: {step.get('tool') or '-'})\n\n"
@@ -90,15 +98,45 @@ async def _resolve(ctx: RunContext, state: State, step: dict) -> list[dict]:
     )
     system = f"{load_prompt('executor')}\n\n{setting(ctx)}"
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    response = await chat(ctx, messages, tools=ctx.policy.function_schemas() or None)
+    tools = ctx.policy.function_schemas() or None
+    for repair in range(MAX_ARGUMENT_REPAIRS + 1):
+        response = await chat(ctx, messages, tools=tools)
+        problems = {c.id: arguments_problem(c, ctx.policy) for c in response.tool_calls}
+        if not any(problems.values()) or repair == MAX_ARGUMENT_REPAIRS:
+            break
+        messages += [assistant_message(response), *_argument_replies(response.tool_calls, problems)]
     prefix = f"{state.run_id}:{state.round}:{step['id']}"
     return [
-        {
-            "call_id": f"{prefix}:{n}",
-            "tool": tool_call.name,
-            "args": tool_call.arguments,
-            "mutating": ctx.policy.requires_approval(tool_call.name),
-            "status": "pending",
-        }
+        _step_call(ctx, f"{prefix}:{n}", tool_call, problems[tool_call.id])
         for n, tool_call in enumerate(response.tool_calls, start=1)
     ]
+
+
+def _argument_replies(tool_calls: list, problems: dict) -> list[dict]:
+    """A tool message per call: the error for an invalid one; the others were not run either and must be resent."""
+    return [
+        argument_error_message(c, problems[c.id])
+        if problems[c.id]
+        else {
+            "role": "tool",
+            "tool_call_id": c.id,
+            "content": "Not run: another call of this reply had invalid arguments. Send every call of this step again.",
+        }
+        for c in tool_calls
+    ]
+
+
+def _step_call(ctx: RunContext, call_id: str, tool_call, problem: str | None) -> dict:
+    call = {
+        "call_id": call_id,
+        "tool": tool_call.name,
+        "args": tool_call.arguments or {},
+        "mutating": ctx.policy.requires_approval(tool_call.name),
+        "status": "pending",
+    }
+    if problem is not None:
+        reason = (
+            f"the model's arguments did not fit the tool's schema after {MAX_ARGUMENT_REPAIRS} corrections: {problem}"
+        )
+        call |= {"status": "invalid", "reason": reason}
+    return call

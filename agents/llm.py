@@ -1,19 +1,23 @@
 """The LLM client: streaming chat completions against any OpenAI-compatible endpoint.
 
-Built by the workflow engineer from settings::
+Built by the workflow engineer from settings (or an organisation's model connection)::
 
     LLMClient(base_url=settings.LLM_BASE_URL, api_key=settings.LLM_API_KEY, model=settings.LLM_MODEL,
-              timeout=60.0)
+              timeout=60.0, api_version=settings.LLM_API_VERSION, extra_headers=settings.LLM_EXTRA_HEADERS,
+              reasoning_effort=settings.LLM_REASONING_EFFORT)
 
 Construction never fails; the first call raises `LLMNotConfigured(variable)` when the endpoint is
 not configured (no base URL and no key -> "LLM_BASE_URL"; a base URL without a key -> "LLM_API_KEY";
 no model -> "LLM_MODEL"). A key without a base URL means api.openai.com.
+
+Dialects (agents/dialects.py): OpenAI, OpenAI reasoning models, Azure OpenAI (an `api_version` given), and the
+OpenAI-compatible servers (vLLM, Ollama, LiteLLM). Structured replies ask for `json_schema`; an endpoint that
+refuses it gets `json_object`, then plain text, with the schema in the prompt, remembered per endpoint and model.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import time
@@ -21,11 +25,22 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+import aiohttp
+import httpx2
 import openai
-from openai import AsyncOpenAI, AsyncStream, DefaultAioHttpClient
-from pydantic import BaseModel, ValidationError
+from openai import AsyncAzureOpenAI, AsyncOpenAI, AsyncStream, DefaultAioHttpClient
+from pydantic import BaseModel
 
-from agents.errors import LLMError, LLMNotConfigured, RunCancelled
+from agents import dialects
+from agents.errors import (
+    LLMBadOutput,
+    LLMContextExceeded,
+    LLMError,
+    LLMNotConfigured,
+    LLMRateLimited,
+    RunCancelled,
+)
+from agents.structured import OutputSchema, ReplyInvalid, output_schema, repair_message, reply_parse
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +49,21 @@ OnToken = Callable[[str], Awaitable[None]]
 IsCancelled = Callable[[], Awaitable[bool]]
 
 _CANCEL_POLL_S = 0.1  # how often `is_cancelled` is consulted while tokens stream
+MAX_RETRY_AFTER_S = 30.0  # a longer Retry-After fails the run now instead of holding it
+_STREAM_BROKEN = (httpx2.HTTPError, aiohttp.ClientError, openai.APIConnectionError)
+
+# What each endpoint+model accepted for structured replies, for the life of the process.
+_FORMATS: dict[tuple[str, str], str] = {}
+FORMATS = ("json_schema", "json_object", "text")
 
 
 @dataclass
 class ToolCall:
     id: str
     name: str
-    arguments: dict
+    arguments: dict | None  # None: the model's arguments were not a JSON object (`error` says why)
     raw_arguments: str = ""
+    error: str | None = None
 
 
 @dataclass
@@ -50,8 +72,14 @@ class LLMResponse:
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    reasoning: str = ""  # reasoning_content / reasoning deltas of vLLM and Ollama: never answer text
     model: str = ""
     finish_reason: str | None = None
+
+
+class _Refused(Exception):  # noqa: N818 - internal signal
+    """The endpoint refused the structured-output format: try the next one."""
 
 
 class LLMClient:
@@ -66,6 +94,10 @@ class LLMClient:
         timeout: float = 60.0,
         max_retries: int = 3,
         backoff_s: float = 0.5,
+        api_version: str | None = None,
+        extra_headers: dict[str, str] | None = None,
+        reasoning_effort: str | None = None,
+        max_output_tokens: int | None = None,
     ):
         self.base_url = base_url or None
         self.api_key = api_key or None
@@ -73,6 +105,10 @@ class LLMClient:
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.api_version = api_version or None
+        self.extra_headers = dict(extra_headers or {})
+        self.dialect = dialects.dialect_for(self.model, azure=bool(self.api_version), reasoning_effort=reasoning_effort)
+        self.max_output_tokens = max_output_tokens
         self._client: AsyncOpenAI | None = None
 
     def ensure_configured(self) -> None:
@@ -90,15 +126,29 @@ class LLMClient:
         if self._client is None:
             # Retries are ours (below) so that they are visible and bounded in one place. The SDK's aiohttp
             # transport reads a streamed answer in about half the CPU of its default httpx one (aiohttp parses
-            # HTTP in C): 90 -> 50 µs of the worker per streamed token with 50 concurrent streams.
-            self._client = AsyncOpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-                max_retries=0,
-                http_client=DefaultAioHttpClient(timeout=self.timeout),
-            )
+            # HTTP in C).
+            common = {
+                "api_key": self.api_key,
+                "timeout": self.timeout,
+                "max_retries": 0,
+                "default_headers": self.extra_headers or None,
+                "http_client": DefaultAioHttpClient(timeout=self.timeout),
+            }
+            if self.api_version:
+                self._client = AsyncAzureOpenAI(
+                    **_azure_location(self.base_url), api_version=self.api_version, **common
+                )
+            else:
+                self._client = AsyncOpenAI(base_url=self.base_url, **common)
         return self._client
+
+    @property
+    def endpoint_key(self) -> tuple[str, str]:
+        return (self.base_url or "https://api.openai.com/v1", self.model)
+
+    def output_format(self) -> str:
+        """The structured-output format this endpoint+model accepts (as far as we know yet)."""
+        return _FORMATS.get(self.endpoint_key, FORMATS[0])
 
     async def aclose(self) -> None:
         """Close the HTTP connections (call when the run is over)."""
@@ -111,49 +161,75 @@ class LLMClient:
         messages: list[dict],
         *,
         tools: list[dict] | None = None,
+        output: OutputSchema | None = None,
         on_token: OnToken | None = None,
         is_cancelled: IsCancelled | None = None,
-        json_mode: bool = False,
     ) -> LLMResponse:
-        """One streamed completion. `on_token` gets content deltas; `is_cancelled` is polled
-        between chunks and raises `RunCancelled`. Retries 429/5xx/connection errors with
-        exponential backoff as long as no token was handed out yet."""
-        client = self.client
-        for attempt in range(self.max_retries + 1):
-            emitted = [False]
+        """One streamed completion. `on_token` gets content deltas; `is_cancelled` is polled between chunks and
+        raises `RunCancelled`. `output` asks for a structured reply in the best format the endpoint accepts.
+        A context-length refusal compacts the messages and retries once."""
+        try:
+            return await self._chat_formats(messages, tools, output, on_token, is_cancelled)
+        except LLMContextExceeded:
+            compacted = dialects.compact(messages)
+            log.warning("the model's context was exceeded: retrying once with %d compacted messages", len(compacted))
+            return await self._chat_formats(compacted, tools, output, on_token, is_cancelled)
+
+    async def _chat_formats(self, messages, tools, output, on_token, is_cancelled) -> LLMResponse:
+        while True:
+            form = self.output_format() if output is not None else None
             try:
-                return await self._stream_once(client, messages, tools, on_token, is_cancelled, json_mode, emitted)
-            except (openai.RateLimitError, openai.InternalServerError, openai.APIConnectionError) as exc:
-                if emitted[0] or attempt == self.max_retries:
-                    raise LLMError(f"LLM request failed: {exc}") from exc
-                await asyncio.sleep(self._delay(attempt, exc))
+                return await self._chat_retrying(messages, tools, output, form, on_token, is_cancelled)
+            except _Refused:
+                following = FORMATS[FORMATS.index(form) + 1]
+                log.warning(
+                    "%s refuses response_format %s for %s: using %s",
+                    *self.endpoint_key[:1],
+                    form,
+                    self.model,
+                    following,
+                )
+                _FORMATS[self.endpoint_key] = following
+
+    async def _chat_retrying(self, messages, tools, output, form, on_token, is_cancelled) -> LLMResponse:
+        client, shown = self.client, [0]
+        body = dialects.request_body(self, messages, tools, output, form)
+        for attempt in range(self.max_retries + 1):
+            try:
+                return await self._stream_once(client, body, on_token, is_cancelled, shown)
             except openai.APIStatusError as exc:
-                if exc.status_code >= 500 and not emitted[0] and attempt < self.max_retries:
-                    await asyncio.sleep(self._delay(attempt, exc))
-                    continue
-                raise LLMError(f"LLM request failed ({exc.status_code}): {exc.message}") from exc
-        raise LLMError("LLM request failed")  # pragma: no cover - loop always returns or raises
+                self._refusal_check(exc, form)
+                if not _retryable(exc) or attempt == self.max_retries:
+                    raise _failure(exc) from exc
+                await asyncio.sleep(self._delay(attempt, exc))
+            except _STREAM_BROKEN as exc:
+                # A stalled endpoint (timeout) after text was shown would only stall again: give up. A reset
+                # connection is retried, and what was already shown is not shown again.
+                stalled = isinstance(exc, openai.APITimeoutError) and shown[0]
+                if stalled or attempt == self.max_retries:
+                    raise LLMError(f"LLM request failed: {exc!r}") from exc
+                log.warning("LLM stream broke (%r); retrying without repeating what was shown", exc)
+                await asyncio.sleep(self._delay(attempt, exc))
+        raise LLMError("LLM request failed")  # pragma: no cover - the loop always returns or raises
+
+    def _refusal_check(self, exc: openai.APIStatusError, form: str | None) -> None:
+        if form is None or form == FORMATS[-1] or exc.status_code != 400:
+            return
+        if dialects.refuses_response_format(_error_text(exc)):
+            raise _Refused from exc
 
     def _delay(self, attempt: int, exc: Exception) -> float:
-        retry_after = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
-        try:
-            if retry_after is not None:
-                return min(float(retry_after), 10.0)
-        except ValueError:
-            pass
+        wait = dialects.retry_after(getattr(getattr(exc, "response", None), "headers", None) or {})
+        if wait is not None:
+            if wait > MAX_RETRY_AFTER_S:
+                raise LLMRateLimited(f"the endpoint asks to wait {wait:.0f} s before the next request") from exc
+            return wait
         return self.backoff_s * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311 - jitter
 
-    async def _stream_once(self, client, messages, tools, on_token, is_cancelled, json_mode, emitted):
-        body: dict = {"model": self.model, "messages": messages, "stream": True}
-        body["stream_options"] = {"include_usage": True}
-        if tools:
-            body["tools"] = tools
-        if json_mode and not tools:
-            body["response_format"] = {"type": "json_object"}
+    async def _stream_once(self, client, body: dict, on_token, is_cancelled, shown: list[int]) -> LLMResponse:
         # The SDK's own request path (auth, base URL, timeouts, status errors, SSE decoding and error events), with
         # `cast_to=object` so that chunks stay the JSON dicts they arrive as: building a ChatCompletionChunk model
-        # per chunk cost ~130 µs of the ~180 µs a streamed token took, which at 50 concurrent streams of 100
-        # tokens/s is most of a core. `body` is already plain JSON, so the params transform is not needed either.
+        # per chunk cost most of the CPU a streamed token took. `body` is already plain JSON.
         stream = await client.post(
             "/chat/completions",
             body=body,
@@ -162,92 +238,91 @@ class LLMClient:
             stream_cls=AsyncStream[object],
             options={"security": {"bearer_auth": True}},
         )
-        response, calls = LLMResponse(model=self.model), {}
-        last_poll = 0.0
+        response, calls, last_poll = LLMResponse(model=self.model), {}, 0.0
+        reader = _Shown(shown, on_token)
         try:
             async for chunk in stream:
                 if is_cancelled is not None and time.monotonic() - last_poll >= _CANCEL_POLL_S:
                     last_poll = time.monotonic()
                     if await is_cancelled():
                         raise RunCancelled
-                await self._absorb(chunk, response, calls, on_token, emitted)
+                await dialects.absorb(chunk, response, calls, reader.push)
         finally:
             await stream.close()
-        response.tool_calls = [_tool_call(index, parts) for index, parts in sorted(calls.items())]
+        response.tool_calls = [dialects.tool_call(index, parts) for index, parts in sorted(calls.items())]
+        dialects.usage_estimate(response, body)
         return response
-
-    async def _absorb(self, chunk: dict, response: LLMResponse, calls: dict, on_token, emitted) -> None:
-        """Fold one chat.completion.chunk (a dict, as sent) into `response`; content goes to `on_token`."""
-        usage = chunk.get("usage")
-        if usage:
-            response.prompt_tokens = usage.get("prompt_tokens") or 0
-            response.completion_tokens = usage.get("completion_tokens") or 0
-        if chunk.get("model"):
-            response.model = chunk["model"]
-        for choice in chunk.get("choices") or ():
-            if choice.get("finish_reason"):
-                response.finish_reason = choice["finish_reason"]
-            delta = choice.get("delta")
-            if not delta:
-                continue
-            content = delta.get("content")
-            if content:
-                response.content += content
-                emitted[0] = True
-                if on_token is not None:
-                    await on_token(content)
-            for part in delta.get("tool_calls") or ():
-                slot = calls.setdefault(part.get("index", 0), {"id": "", "name": "", "arguments": ""})
-                slot["id"] = part.get("id") or slot["id"]
-                function = part.get("function")
-                if function:
-                    slot["name"] += function.get("name") or ""
-                    slot["arguments"] += function.get("arguments") or ""
 
     async def structured(
         self,
         messages: list[dict],
-        schema: type[Model],
+        schema: type[Model] | OutputSchema,
         *,
         is_cancelled: IsCancelled | None = None,
     ) -> tuple[Model, LLMResponse]:
-        """A Pydantic object parsed from the JSON content of one completion (one repair retry)."""
-        response = await self.chat(messages, is_cancelled=is_cancelled, json_mode=True)
-        try:
-            return parse_model(response.content, schema), response
-        except ValueError as exc:
-            repair = [
-                *messages,
-                {"role": "assistant", "content": response.content},
-                {"role": "user", "content": f"That was not valid JSON for the schema ({exc}). Reply with JSON only."},
-            ]
-            second = await self.chat(repair, is_cancelled=is_cancelled, json_mode=True)
-            second.prompt_tokens += response.prompt_tokens
-            second.completion_tokens += response.completion_tokens
-            return parse_model(second.content, schema), second
+        """A Pydantic object from one completion; one repair with the validator's message, then `LLMBadOutput`."""
+        output = schema if isinstance(schema, OutputSchema) else output_schema(schema)
+        return await structured_reply(self, messages, output, is_cancelled=is_cancelled)
 
 
-def parse_model(text: str, schema: type[Model]) -> Model:
-    """Parse JSON (optionally inside ``` fences or surrounded by prose) into `schema`."""
-    candidate = text.strip()
-    if candidate.startswith("```"):
-        candidate = candidate.strip("`")
-        candidate = candidate.split("\n", 1)[1] if "\n" in candidate else candidate
-    start, end = candidate.find("{"), candidate.rfind("}")
-    if start == -1 or end < start:
-        raise ValueError("no JSON object in the reply")
+async def structured_reply(llm, messages: list[dict], output: OutputSchema, **chat_kwargs) -> tuple:
+    """(object, response) from `llm.chat` (an LLMClient or anything with its `chat`), repaired once."""
+    response = await llm.chat(messages, output=output, **chat_kwargs)
     try:
-        return schema.model_validate(json.loads(candidate[start : end + 1]))
-    except (json.JSONDecodeError, ValidationError) as exc:
-        raise ValueError(str(exc)) from exc
+        return reply_parse(response.content, output), response
+    except ReplyInvalid as exc:
+        repair = [*messages, {"role": "assistant", "content": response.content}, repair_message(exc, output)]
+    second = await llm.chat(repair, output=output, **chat_kwargs)
+    second.prompt_tokens += response.prompt_tokens
+    second.completion_tokens += response.completion_tokens
+    return parse_or_fail(second.content, output), second
 
 
-def _tool_call(index: int, parts: dict) -> ToolCall:
-    raw = parts["arguments"] or "{}"
+class _Shown:
+    """Hands content to `on_token` while skipping what an earlier, broken attempt already showed (`shown[0]`
+    characters: the retried answer is taken to begin as the first one did)."""
+
+    def __init__(self, shown: list[int], on_token: OnToken | None):
+        self.shown, self.on_token, self.seen = shown, on_token, 0
+
+    async def push(self, text: str) -> None:
+        fresh = text[max(0, self.shown[0] - self.seen) :]
+        self.seen += len(text)
+        if fresh:
+            self.shown[0] += len(fresh)
+            if self.on_token is not None:
+                await self.on_token(fresh)
+
+
+def parse_or_fail(text: str, output: OutputSchema):
+    """The reply as `output.model`, or `LLMBadOutput` with the validator's message (for the log)."""
     try:
-        arguments = json.loads(raw)
-    except json.JSONDecodeError:
-        arguments = {}
-    if not isinstance(arguments, dict):
-        arguments = {}
-    return ToolCall(id=parts["id"] or f"call_{index}", name=parts["name"], arguments=arguments, raw_arguments=raw)
+        return reply_parse(text, output)
+    except ReplyInvalid as exc:
+        raise LLMBadOutput(f"invalid {output.name} after one repair: {exc}") from exc
+
+
+def _azure_location(base_url: str | None) -> dict:
+    """Azure's resource endpoint (`https://NAME.openai.azure.com`) or a full `.../openai[/deployments/X]` URL."""
+    if base_url and "/openai" in base_url:
+        return {"base_url": base_url}
+    return {"azure_endpoint": base_url}
+
+
+def _retryable(exc: openai.APIStatusError) -> bool:
+    return exc.status_code == 429 or exc.status_code >= 500
+
+
+def _error_text(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    inner = body.get("error", body) if isinstance(body.get("error", body), dict) else {}
+    return " ".join(str(part) for part in (exc.message, inner.get("code"), inner.get("param"), inner.get("type")))
+
+
+def _failure(exc: openai.APIStatusError) -> LLMError:
+    detail = f"LLM request failed ({exc.status_code}): {exc.message}"
+    if exc.status_code == 429:
+        return LLMRateLimited(detail)
+    if exc.status_code == 400 and dialects.context_exceeded(_error_text(exc)):
+        return LLMContextExceeded(detail)
+    return LLMError(detail)

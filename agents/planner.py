@@ -11,6 +11,7 @@ from agents.briefing import setting, tool_catalogue
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import discover_then_answer
+from agents.structured import OutputSchema, output_schema
 from agents.tool_runs import ensure_not_cancelled
 from agents.transcript import bounded_history, results_block
 
@@ -21,14 +22,27 @@ MAX_STEPS = 10
 
 
 class PlanStep(BaseModel):
-    id: str = ""
-    title: str
-    tool: str | None = None
+    title: str = Field(description="What this step does, e.g. 'Scale deployment web in shop to 3 replicas'.")
+    tool: str | None = Field(default=None, description="The one tool this step calls.")
 
 
 class Plan(BaseModel):
-    summary: str = ""
-    steps: list[PlanStep] = Field(default_factory=list)
+    summary: str = Field(default="", description="One sentence: what you will do and why.")
+    steps: list[PlanStep] = Field(default_factory=list, description="[] when no tool is needed.")
+
+
+def plan_schema(ctx: RunContext) -> OutputSchema:
+    """The Plan's strict schema, with `tool` limited to the tools this run may use."""
+    names = ctx.policy.allowed_names()
+
+    def narrow(schema: dict) -> None:
+        tool = schema["properties"]["steps"]["items"]["properties"]["tool"]
+        description = tool.get("description", "")
+        tool.clear()
+        tool.update({"anyOf": [{"type": "string", "enum": names}, {"type": "null"}]} if names else {"type": "null"})
+        tool["description"] = description
+
+    return output_schema(Plan, narrow=narrow)
 
 
 async def planner(state: State, runtime: Runtime[RunContext]) -> dict:
@@ -39,7 +53,7 @@ async def planner(state: State, runtime: Runtime[RunContext]) -> dict:
     system = f"{load_prompt('planner')}\n\n{setting(ctx)}\nTools:\n{tool_catalogue(ctx)}"
     messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": _ask(state)}]
     plan, discovered = await discover_then_answer(
-        ctx, messages, Plan, call_prefix=f"{state.run_id}:{state.round}:plan", step_id="plan"
+        ctx, messages, plan_schema(ctx), call_prefix=f"{state.run_id}:{state.round}:plan", step_id="plan"
     )
     steps = [_step(ctx, index, step) for index, step in enumerate(plan.steps[:MAX_STEPS], start=1)]
     if steps:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from agents.llm import LLMClient
+from pydantic import BaseModel, Field
+
+from agents.llm import LLMClient, structured_reply
 from agents.prompts import load_prompt
+from agents.structured import output_schema
 from agents.transcript import truncate
 
 MAX_TITLE_CHARS = 80
+
+
+class Title(BaseModel):
+    title: str = Field(description="A short title for the conversation, at most eight words, no quotes.")
+
+
+TITLE = output_schema(Title)
 
 
 async def generate_title(llm: LLMClient, request: str, answer: str = "") -> str:
@@ -15,8 +25,8 @@ async def generate_title(llm: LLMClient, request: str, answer: str = "") -> str:
     if answer:
         exchange += f"\n\nAssistant: {truncate(answer, 2000)[0]}"
     messages = [{"role": "system", "content": load_prompt("title")}, {"role": "user", "content": exchange}]
-    response = await llm.chat(messages)
-    title = response.content.strip().splitlines()[0] if response.content.strip() else ""
+    reply, _ = await structured_reply(llm, messages, TITLE)
+    title = reply.title.strip().splitlines()[0] if reply.title.strip() else ""
     return title.strip().strip("\"'`").rstrip(".").strip()[:MAX_TITLE_CHARS]
 
 

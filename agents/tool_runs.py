@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import TYPE_CHECKING
 
 from agents.errors import RunCancelled
 
 if TYPE_CHECKING:
     from agents.context import RunContext
+
+log = logging.getLogger(__name__)
 
 # Mutating tools whose effect k8s_diff can preview, mapped to the k8s_diff arguments.
 PREVIEWABLE = {"k8s_apply", "k8s_patch", "k8s_scale", "k8s_set_image"}
@@ -54,8 +57,10 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
 
     try:
         result = (await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)).as_dict()
-    except Exception as exc:  # the tool server failed; the model and the user see why
-        result = {"ok": False, "output": f"tool call failed: {exc}", "truncated": False, "command": None}
+    except Exception as exc:  # the tool server failed: the model and the user get a sentence, the log the detail
+        log.warning("call %s (%s): the tool server failed", call_id, tool, exc_info=exc)
+        output = f"The tool server did not complete this call ({type(exc).__name__}); it may not have run."
+        result = {"ok": False, "output": output, "truncated": False, "command": None}
     if use_ledger:
         await ctx.ledger_finish(call_id, result["ok"], result)
     event = {"call_id": call_id, "ok": result["ok"], "output": result["output"], "truncated": result["truncated"]}
@@ -93,7 +98,8 @@ async def preview(ctx: RunContext, call: dict) -> str:
     try:
         result = await ctx.tools.call("k8s_diff", diff_args, call_id=f"{call['call_id']}:preview")
     except Exception as exc:  # a preview failure must not hide the approval; say so in the preview
-        return f"The diff preview failed ({exc}). The call: {described}"
+        log.warning("call %s: the diff preview failed", call["call_id"], exc_info=exc)
+        return f"The diff preview failed (the tool server did not answer). The call: {described}"
     if not result.ok:
         return f"The diff preview failed:\n{result.output}\nThe call: {described}"
     return result.output or "(no changes)"

@@ -11,6 +11,7 @@ from agents.briefing import plan_text, setting, tool_catalogue
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import discover_then_answer
+from agents.structured import output_schema
 from agents.tool_runs import ensure_not_cancelled
 from agents.transcript import results_block
 
@@ -41,7 +42,7 @@ async def verifier(state: State, runtime: Runtime[RunContext]) -> dict:
     )
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
     verdict, checked = await discover_then_answer(
-        ctx, messages, Verdict, call_prefix=f"{state.run_id}:{state.round}:verify", step_id="verify"
+        ctx, messages, VERDICT, call_prefix=f"{state.run_id}:{state.round}:verify", step_id="verify"
     )
     result = verdict.model_dump()
     await ctx.emit("verification.result", result)
@@ -50,6 +51,9 @@ async def verifier(state: State, runtime: Runtime[RunContext]) -> dict:
     if replan:
         update |= {"round": state.round + 1, "findings": verdict.notes or _failed_checks(verdict)}
     return update
+
+
+VERDICT = output_schema(Verdict)
 
 
 def _failed_checks(verdict: Verdict) -> str:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orgs.api import auth, clusters, invitations, orgs, teams
+from orgs.api import auth, clusters, invitations, model, orgs, teams
 
 ORG = "orgs/<slug:slug>/"
 TEAM = ORG + "teams/<uuid:team_id>/"
@@ -32,4 +32,6 @@ urlpatterns = [
     path(CLUSTER + "grants/", clusters.GrantListView.as_view(), name="grant-list"),
     path(CLUSTER + "grants/<uuid:grant_id>/", clusters.GrantDetailView.as_view(), name="grant-detail"),
     path(ORG + "audit/", clusters.AuditListView.as_view(), name="audit-list"),
+    path(ORG + "model/", model.ModelConnectionView.as_view(), name="model-connection"),
+    path(ORG + "model/test/", model.ModelConnectionTestView.as_view(), name="model-connection-test"),
 ]

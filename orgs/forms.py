@@ -74,3 +74,21 @@ class ClusterForm(forms.Form):
 class GrantForm(forms.Form):
     holder = forms.CharField(help_text="team:<id> or user:<id>")
     permission = forms.ChoiceField(choices=[("use_cluster", "Use (read-only)"), ("operate_cluster", "Operate")])
+
+
+class ModelConnectionForm(forms.Form):
+    base_url = forms.URLField(
+        label="Base URL",
+        max_length=500,
+        assume_scheme="https",
+        help_text="Any OpenAI-compatible endpoint, e.g. "
+        "https://api.openai.com/v1, https://NAME.openai.azure.com, http://ollama:11434/v1.",
+    )
+    model = forms.CharField(label="Model", max_length=200, help_text="The model name (Azure: the deployment name).")
+    api_key = forms.CharField(
+        label="API key", required=False, widget=forms.PasswordInput, help_text="Leave empty to keep the stored key."
+    )
+    api_version = forms.CharField(label="API version", required=False, max_length=40, help_text="Azure OpenAI only.")
+
+    def clean_api_key(self) -> str | None:
+        return self.cleaned_data["api_key"] or None

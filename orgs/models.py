@@ -232,3 +232,28 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("audit events are append-only")
+
+
+class ModelConnection(models.Model):
+    """The organisation's own model endpoint (any OpenAI-compatible API). Without one, its runs use the model of the
+    environment (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL). The key is stored encrypted like the cluster tokens."""
+
+    org = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, primary_key=True, related_name="model_connection"
+    )
+    base_url = models.URLField(max_length=500)
+    model = models.CharField(max_length=200)
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    api_version = models.CharField(max_length=40, blank=True, help_text="Azure OpenAI only: the api-version.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.org.slug}: {self.model}"
+
+    @property
+    def api_key(self) -> str:
+        return secret_decrypt(self.api_key_encrypted)
+
+    @api_key.setter
+    def api_key(self, value: str) -> None:
+        self.api_key_encrypted = secret_encrypt(value)

@@ -211,3 +211,33 @@ def cluster_grant_get(*, user: User, cluster: ClusterConnection, grant_id: uuid.
         if grant.id == grant_id:
             return grant
     raise Http404("No such grant.")
+
+
+def model_connection_get(*, user: User, org: Organization):
+    """The org's model connection (admins and owners), or None when the org uses the environment's model."""
+    from orgs.models import ModelConnection
+
+    membership_require(user=user, org=org, role=Role.ADMIN)
+    return ModelConnection.objects.filter(org=org).first()
+
+
+def model_endpoint(connection) -> dict:
+    """The LLM client's endpoint arguments for an org: its model connection, else the environment's model."""
+    from django.conf import settings
+
+    if connection is None:
+        return {
+            "base_url": settings.LLM_BASE_URL,
+            "api_key": settings.LLM_API_KEY,
+            "model": settings.LLM_MODEL,
+            "api_version": settings.LLM_API_VERSION,
+            "extra_headers": settings.LLM_EXTRA_HEADERS,
+            "reasoning_effort": settings.LLM_REASONING_EFFORT,
+        }
+    # A keyless endpoint (a local Ollama or vLLM) takes any bearer token; the SDK wants one.
+    return {
+        "base_url": connection.base_url,
+        "api_key": connection.api_key or "none",
+        "model": connection.model,
+        "api_version": connection.api_version or None,
+    }

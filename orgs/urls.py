@@ -13,6 +13,8 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/invitations/", views.settings_invitations_view, name="org-settings-invitations"),
     path("orgs/<slug:slug>/settings/teams/", views.settings_teams_view, name="org-settings-teams"),
     path("orgs/<slug:slug>/settings/clusters/", views.settings_clusters_view, name="org-settings-clusters"),
+    path("orgs/<slug:slug>/settings/model/", views.settings_model_view, name="org-settings-model"),
+    path("orgs/<slug:slug>/settings/model/test/", views.model_test_view, name="org-settings-model-test"),
     path(
         "orgs/<slug:slug>/settings/clusters/<uuid:cluster_id>/test/",
         views.cluster_test_view,

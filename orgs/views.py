@@ -384,3 +384,41 @@ async def _mcp_tool_names(url: str, token: str) -> list[str]:
             await session.initialize()
             result = await session.list_tools()
     return sorted(tool.name for tool in result.tools)
+
+
+# --- the organisation's model connection ----------------------------------------------------------------------
+
+
+@login_required
+def settings_model_view(request: HttpRequest, slug: str) -> HttpResponse:
+    org = _settings_org(request, slug)
+    connection = selectors.model_connection_get(user=request.user, org=org)
+    action = request.POST.get("action")
+    initial = {f: getattr(connection, f) for f in ("base_url", "model", "api_version")} if connection else {}
+    form = forms.ModelConnectionForm(request.POST if action == "save" else None, initial=initial)
+    if action == "save" and form.is_valid():
+        try:
+            services.model_connection_set(actor=request.user, org=org, ip=client_ip(request), **form.cleaned_data)
+        except ValidationError as exc:
+            _form_add_errors(form, exc)
+        else:
+            messages.success(request, "Model connection saved.")
+            return redirect("org-settings-model", slug=org.slug)
+    elif action == "reset":
+        _run_action(
+            request, lambda: services.model_connection_delete(actor=request.user, org=org, ip=client_ip(request))
+        )
+        return redirect("org-settings-model", slug=org.slug)
+    context = {"form": form, "connection": connection, "environment_model": settings.LLM_MODEL}
+    return _settings_render(request, org, "model", context)
+
+
+@login_required
+@require_POST
+def model_test_view(request: HttpRequest, slug: str) -> JsonResponse:
+    """One tiny request to the org's model: what the endpoint supports (admins)."""
+    from orgs.api.model import model_probe
+
+    org = _settings_org(request, slug)
+    connection = selectors.model_connection_get(user=request.user, org=org)
+    return JsonResponse(async_to_sync(model_probe)(selectors.model_endpoint(connection)))

@@ -71,3 +71,36 @@ def env_url(name: str, *, schemes: set[str], default: str | None = None) -> str 
         allowed = ", ".join(sorted(schemes))
         raise ConfigError(f"{name} must be a URL with scheme {allowed}, got {value!r}")
     return value
+
+
+def env_json_object(name: str, default: dict | None = None) -> dict:
+    """A JSON object, e.g. '{"X-Team": "ops"}'."""
+    import json
+
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return dict(default or {})
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(f"{name} must be a JSON object, got {raw!r}") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a JSON object, got {raw!r}")
+    return value
+
+
+def env_choice(name: str, choices: set[str], default: str | None = None) -> str | None:
+    value = env_str(name, default)
+    if value is not None and value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(sorted(choices))}, got {value!r}")
+    return value
+
+
+def env_prices(name: str) -> dict[str, tuple[float, float]]:
+    """Model prices as a JSON object {"model": [USD per 1M prompt tokens, USD per 1M completion tokens]}."""
+    prices = {}
+    for model, pair in env_json_object(name).items():
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(p, int | float) for p in pair)):
+            raise ConfigError(f"{name}: the price of {model!r} must be [prompt, completion] USD per 1M tokens")
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    return prices

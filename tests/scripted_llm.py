@@ -67,12 +67,14 @@ def say(text: str, *, agent: str | None = None, **match: Any) -> dict:
     return _turn({"content": text}, agent, **match)
 
 
-def call(tool: str, args: dict | None = None, *, agent: str | None = "executor", content: str = "", **match) -> dict:
-    """A reply with one tool call (default: answers the executor)."""
+def call(
+    tool: str, args: dict | str | None = None, *, agent: str | None = "executor", content: str = "", **match
+) -> dict:
+    """A reply with one tool call (default: answers the executor); `args` as a string is sent verbatim."""
     return calls([(tool, args or {})], agent=agent, content=content, **match)
 
 
-def calls(pairs: list[tuple[str, dict]], *, agent: str | None = "executor", content: str = "", **match) -> dict:
+def calls(pairs: list[tuple[str, dict | str]], *, agent: str | None = "executor", content: str = "", **match) -> dict:
     """A reply with several tool calls in one assistant message."""
     tool_calls = [{"name": name, "arguments": args} for name, args in pairs]
     return _turn({"content": content, "tool_calls": tool_calls}, agent, **match)
@@ -97,9 +99,19 @@ def verdict(passed: bool, notes: str = "", checks: list | None = None, *, agent:
     return _turn({"content": json.dumps(body)}, agent, **match)
 
 
-def fail(status: int = 429, *, agent: str | None = None, **match: Any) -> dict:
-    """Answer one matching request with an HTTP error (e.g. 429 or 500) before the real turn."""
-    return _turn({}, agent, status=status, **match)
+def fail(
+    status: int = 429,
+    *,
+    agent: str | None = None,
+    message: str | None = None,
+    code: str | None = None,
+    headers: dict | None = None,
+    **match: Any,
+) -> dict:
+    """Answer one matching request with an HTTP error (e.g. 429 or 500) before the real turn; `message`, `code` and
+    `headers` shape the error as a provider would (default: `retry-after: 0`)."""
+    shaped = {k: v for k, v in {"message": message, "code": code, "headers": headers}.items() if v is not None}
+    return _turn({}, agent, status=status, **shaped, **match)
 
 
 # -- the server -------------------------------------------------------------------------------
@@ -195,13 +207,21 @@ class ScriptedLLM:
             detail = f"no scripted turn matches this request (agent={request_agent(body)!r})"
             return JSONResponse({"error": {"message": detail, "type": "invalid_request_error"}}, status_code=400)
         if turn.get("status"):
-            message = {"error": {"message": f"scripted failure {turn['status']}", "type": "scripted"}}
-            return JSONResponse(message, status_code=turn["status"], headers={"retry-after": "0"})
+            error = {"message": turn.get("message") or f"scripted failure {turn['status']}", "type": "scripted"}
+            error |= {"code": turn.get("code"), "param": None}
+            headers = turn.get("headers") or {"retry-after": "0"}
+            return JSONResponse({"error": error}, status_code=turn["status"], headers=headers)
         rate = float(turn.get("tokens_per_second") or script.tokens_per_second or 0)
         completion = _Completion(body, turn["reply"], stamp=turn.get("stamp", script.stamp))
         if body.get("stream"):
             return StreamingResponse(completion.sse(rate), media_type="text/event-stream")
         return JSONResponse(completion.whole())
+
+
+def _arguments_text(tool_call: dict) -> str:
+    # A string is sent as it is: a test can script arguments that are not JSON at all.
+    arguments = tool_call.get("arguments", {})
+    return arguments if isinstance(arguments, str) else json.dumps(arguments)
 
 
 class _Completion:
@@ -212,7 +232,7 @@ class _Completion:
         self.created = int(time.time())
         self.tokens = _TOKEN_RE.findall(reply.get("content") or "")
         self.tool_calls = [
-            {"id": f"call_{uuid.uuid4().hex[:10]}", "name": c["name"], "arguments": json.dumps(c.get("arguments", {}))}
+            {"id": f"call_{uuid.uuid4().hex[:10]}", "name": c["name"], "arguments": _arguments_text(c)}
             for c in reply.get("tool_calls") or []
         ]
         self.prompt_tokens = sum(len(_text(m)) for m in body.get("messages", [])) // 4 + 1

@@ -8,14 +8,15 @@ process. Everything stateful lives in PostgreSQL (rows, checkpoints), so any wor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from django.conf import settings
 
-from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
+from agents.errors import RunCancelled, ToolServerError, run_error
 from chats.models import Message
 from chats.publisher import aevent_publish
-from orgs.selectors import cluster_can_request_changes
+from orgs.selectors import cluster_can_request_changes, model_endpoint
 from skyflo.logs import log_context_bind
 from workflows import services
 from workflows.checkpointer import checkpointer_get
@@ -100,23 +101,21 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         if not handle.cancel_requested:
             raise
         await _cancelled(run, ctx)
-    except LLMNotConfigured as exc:
-        detail = (
-            f"No LLM is configured: set {exc.variable} "
-            "(LLM_BASE_URL and LLM_API_KEY name any OpenAI-compatible endpoint; LLM_MODEL the model)."
-        )
-        await _finish(run, Run.Status.FAILED, ("llm_not_configured", detail))
-    except LLMError as exc:
-        logger.warning("run %s: the LLM failed", run.id, exc_info=True)
-        await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
-    except ToolServerError as exc:
-        await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
     except Exception as exc:
-        logger.exception("run %s failed", run.id)
-        await _finish(run, Run.Status.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"[:500]))
+        await _failed(run, exc)
     finally:
         if ctx is not None:
             await ctx.streams_close()
+
+
+async def _failed(run: Run, exc: Exception) -> None:
+    """run.error carries a stable code and a sentence for a person; the detail goes to the log with the run id."""
+    code, sentence = run_error(exc, str(run.id))
+    if code == "internal":
+        logger.exception("run %s failed (internal)", run.id)
+    else:
+        logger.warning("run %s failed (%s): %s", run.id, code, exc, exc_info=exc)
+    await _finish(run, Run.Status.FAILED, (code, sentence))
 
 
 async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> dict | None:
@@ -237,33 +236,41 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
 
     cluster = run.conversation.cluster
     if cluster is None:
-        raise ToolServerError("The conversation's cluster connection was deleted.")
+        raise ToolServerError(
+            "the conversation's cluster connection was deleted",
+            sentence="This conversation's cluster connection was deleted: start a new conversation on another cluster.",
+        )
     return DjangoRunContext(
         run=run,
         handle=handle,
         user_request=run.message.content if run.message else "",
         history=_history(run),
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
-        llm=RunLLM(_llm_client(LLMClient), handle),
+        llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
         tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )
 
 
-_llm = None
+_llm_clients: dict[str, object] = {}
 
 
-def _llm_client(client_class):
-    """One LLM client per process: its HTTP connection pool is shared by every run of the process."""
-    global _llm
-    if _llm is None:
-        _llm = client_class(
-            base_url=settings.LLM_BASE_URL,
-            api_key=settings.LLM_API_KEY,
-            model=settings.LLM_MODEL,
-            timeout=float(settings.LLM_TIMEOUT_S),
+def _llm_client(client_class, connection=None):
+    """One LLM client per endpoint per process (the org's model connection, else the environment's): its HTTP
+    connection pool is shared by every run of the process that uses that endpoint."""
+    endpoint = model_endpoint(connection)
+    key = json.dumps(endpoint, sort_keys=True)
+    if key not in _llm_clients:
+        _llm_clients[key] = client_class(
+            **endpoint, timeout=float(settings.LLM_TIMEOUT_S), max_output_tokens=settings.LLM_MAX_OUTPUT_TOKENS
         )
-    return _llm
+    return _llm_clients[key]
+
+
+def _model_connection(run: Run):
+    from orgs.models import ModelConnection
+
+    return ModelConnection.objects.filter(org_id=run.conversation.org_id).first()
 
 
 def _history(run: Run) -> list[dict]:

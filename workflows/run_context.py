@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,14 +25,6 @@ from skyflo.metrics import llm_chat_observed
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
 
-# USD per million tokens (prompt, completion); unknown models cost 0 and are reported as such.
-LLM_PRICES = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
-    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
-    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
-    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
-}
-
 UNKNOWN_OUTCOME = (
     "This call was started but its worker stopped before it reported a result; it was NOT run again. "
     "Its effect is unknown: check the cluster's actual state."
@@ -39,10 +32,17 @@ UNKNOWN_OUTCOME = (
 
 
 def llm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    prices = LLM_PRICES.get(model) or next((p for name, p in LLM_PRICES.items() if model.startswith(name)), None)
-    if prices is None:
+    """USD from settings.LLM_PRICES: the exact model, else the longest listed name it starts with (a dated
+    version such as gpt-4o-mini-2024-07-18, or a provider prefix such as openai/gpt-4o is stripped first)."""
+    prices = settings.LLM_PRICES
+    name = model.rsplit("/", 1)[-1]
+    known = prices.get(name) or next(
+        (prices[n] for n in sorted(prices, key=len, reverse=True) if name.startswith(n)), None
+    )
+    if known is None:
         return Decimal(0)
-    return (prices[0] * prompt_tokens + prices[1] * completion_tokens) / Decimal(1_000_000)
+    prompt, completion = (Decimal(str(price)) for price in known)
+    return (prompt * prompt_tokens + completion * completion_tokens) / Decimal(1_000_000)
 
 
 class DjangoMessageStream:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from agents.tests.conftest import GraphRun
 from agents.titles import generate_title
 from tests.scripted_llm import plan, say
@@ -46,7 +48,7 @@ async def test_it_keeps_a_short_history_verbatim(scripted_llm, make_context):
 
 
 async def test_it_generates_a_short_title(scripted_llm, llm_client):
-    scripted_llm.set_script([say('"Scale web in shop."', agent="title")])
+    scripted_llm.set_script([say(json.dumps({"title": '"Scale web in shop."'}), agent="title")])
 
     title = await generate_title(llm_client, "scale web in shop to 3 replicas", "Scaled web to 3.")
 

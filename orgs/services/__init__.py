@@ -31,6 +31,7 @@ from orgs.services.clusters import (
     cluster_update,
 )
 from orgs.services.invitations import invitation_accept, invitation_create, invitation_revoke
+from orgs.services.model_connection import model_connection_delete, model_connection_set
 from orgs.services.organizations import (
     OWNER_RULE,
     member_remove,
@@ -51,6 +52,8 @@ __all__ = [
     "LoginThrottled",
     "audit_record",
     "cluster_create",
+    "model_connection_delete",
+    "model_connection_set",
     "cluster_delete",
     "cluster_grant_create",
     "cluster_grant_delete",

@@ -47,6 +47,12 @@ def test_it_never_documents_the_cluster_token_as_readable(schema):
     assert "mcp_server_token" in components["ClusterInputRequest"]["properties"]
 
 
+def test_it_never_documents_the_model_key_as_readable(schema):
+    components = schema["components"]["schemas"]
+    assert "api_key" not in components["ModelConnectionOutput"]["properties"]
+    assert "api_key" in components["ModelConnectionInputRequest"]["properties"]
+
+
 def test_it_renders_the_docs_page(db):
     response = bearer_client(make_user()).get("/api/v1/docs/")
     assert response.status_code == 200

@@ -316,7 +316,8 @@ const handlers = {
     setMessageText(node, d.message.content, true);
   },
   "run.finished": (run, d) => { setRunStatus(run, d.status); usage(run, d); },
-  "run.error": (run, d) => run.body.append(el("p", { class: "run-error", role: "alert", text: `${d.code}: ${d.detail}` })),
+  // The sentence only: the code is for programs (data-code), the detail went to the server log.
+  "run.error": (run, d) => run.body.append(el("p", { class: "run-error", role: "alert", "data-code": d.code, text: d.detail })),
 };
 
 function applyEvent(event) {
