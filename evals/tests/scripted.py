@@ -1,12 +1,14 @@
-"""A scenario's solution (tool calls, data of the scenario) as a script of the scripted LLM (tests/scripted_llm.py).
+"""A scenario's solution (tool calls, data of the scenario) as a script of the scripted LLM (tests/scripted_llm.py),
+or as the configuration of the model double that reads only schemas (tests/schema_llm.py).
 
-Every turn matches only requests that mention the scenario's namespace, so one script serves several scenarios
-run one after the other. The verifier's verdict is always "passed": the harness must not believe it.
+Every scripted turn matches only requests that mention the scenario's namespace, so one script serves several
+scenarios run one after the other. The verifier's verdict is always "passed": the harness must not believe it.
 """
 
 from __future__ import annotations
 
 from evals.scenarios.base import Scenario, Solution
+from tests.schema_llm import goal
 from tests.scripted_llm import call, plan, say, verdict
 
 
@@ -23,3 +25,13 @@ def solution_turns(scenario: Scenario, solution: Solution | None = None) -> list
 
 def script_for(*pairs: tuple[Scenario, Solution | None]) -> list[dict]:
     return [turn for scenario, solution in pairs for turn in solution_turns(scenario, solution)]
+
+
+def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
+    """The solution as goals of the schema-only double: its tool calls in order, its final answer as the text."""
+    resolved = (solution or scenario.solution).resolved(scenario.namespace)
+    return {
+        "goals": [goal(c.tool, c.args) for c in resolved.calls],
+        "answer": resolved.answer,
+        "text": resolved.calls[0].title if resolved.calls else "Answer the question",
+    }

@@ -8,14 +8,12 @@ One harness invocation runs every scenario here, one after the other, on the ses
 import json
 
 import pytest
-from guardian.shortcuts import assign_perm
 
 from evals.cli import main
 from evals.scenarios import ALL, Call, Solution
 from evals.scenarios.base import IMAGES, SANDBOX, deployment
 from evals.tests.scripted import script_for
-from orgs.models import Role
-from tests.accounts import PASSWORD, make_cluster, make_member, make_org, make_team
+from tests.accounts import PASSWORD
 
 pytestmark = pytest.mark.e2e
 
@@ -87,18 +85,6 @@ PLAN = [
     ("operate-scale-up", WRONG_COUNT),
     ("answer-why-pending", CHANGES_WHEN_ASKED),
 ]
-
-
-@pytest.fixture
-def eval_org(live_db, toolserver):
-    org = make_org()
-    owner = make_member(org, Role.OWNER)
-    operator = make_member(org, Role.OPERATOR)
-    team = make_team(org, "eval operators", (operator,))
-    cluster = make_cluster(org, url=toolserver.url, token=toolserver.token)
-    assign_perm("orgs.use_cluster", operator, cluster)
-    assign_perm("orgs.operate_cluster", operator, cluster)
-    return org, owner, operator, team, cluster
 
 
 def test_it_passes_right_solutions_and_fails_wrong_fixes_and_shortcuts(
