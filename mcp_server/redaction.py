@@ -22,9 +22,11 @@ import yaml
 
 from mcp_server import yaml_input
 
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 MASK = "***REDACTED***"
 # Shorter remembered values ("admin", "default") would mask ordinary words in the call's output.
 MIN_REMEMBERED = 8
+MAX_REMEMBERED = 2000  # each is searched for in the whole output
 MAX_STRUCTURED_BYTES = 16 * 1024 * 1024
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 SENSITIVE_KEY = re.compile(
@@ -47,7 +49,10 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}"), MASK),
     (re.compile(r"\b(?:ghp|gho|ghs|github_pat|xox[abprs]|sk|AKIA)[-_A-Za-z0-9]{16,}\b"), MASK),
     # postgres://user:password@host — the user stays, the password goes
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@\"']+):[^\s/@\"']+@"), r"\1:" + MASK + "@"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{0,30}://[^\s/:@\"']*):[^\s/@\"']+@"), r"\1:" + MASK + "@"),
+]
+# Applied only to lines holding a secret-looking word (they backtrack over every word otherwise).
+_KEYED_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # --set adminPassword=x, --token=x, password=x in echoed commands and text
     (re.compile(rf"(?i)((?:^|[\s,{{]|--?){_SENSITIVE_WORD}\s*=\s*)([^\s,}}]+)"), r"\1" + MASK),
     # YAML / describe `password: value` lines (value on the same line)
@@ -56,6 +61,9 @@ _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf'(?i)("{_SENSITIVE_WORD}"\s*:\s*)"(?:[^"\\]|\\.)*"'), r'\1"' + MASK + '"'),
 ]
 # A Kubernetes object as JSON on one line (describe's annotations, logs), to the end of the line.
+_SENSITIVE_STEM = re.compile(
+    r"(?i)pass|pwd|secret|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?key|auth[-_]?key"
+)
 _JSON_ON_A_LINE = re.compile(r"\{\"(?:apiVersion|kind)\"[^\n]*")
 _SECRET_KIND = re.compile(r"(?m)^\s*-?\s*kind: *Secret\s*$")
 _NAME_LINE = re.compile(r"(?m)^\s*-?\s*name: *[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
@@ -95,8 +103,9 @@ class Redactor:
         """Pattern and known-value redaction; safe on a fragment such as one streamed line."""
         for pattern, replacement in _TEXT_PATTERNS:
             text = pattern.sub(replacement, text)
+        text = _on_lines_with(_SENSITIVE_STEM, text, _keyed_patterns)
         with self._lock:
-            known = sorted(self._known, key=len, reverse=True)
+            known = sorted(self._known, key=len, reverse=True)[:MAX_REMEMBERED]
         for value in known:
             if value in text:
                 text = text.replace(value, MASK)
@@ -136,7 +145,9 @@ class Redactor:
             return text, False
         if not any(self._walk(doc, helm_values=False) for doc in docs if doc is not None):
             return text, True
-        dumped = [yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for doc in docs if doc is not None]
+        dumped = [
+            yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False) for doc in docs if doc is not None
+        ]
         return "---\n".join(dumped), True
 
     def _redact_json_match(self, match: re.Match[str]) -> str:
@@ -237,7 +248,7 @@ class _Lines:
         self.env_column: int | None = None  # column of a secret-looking env `name`, awaiting its `value`
 
     def scrub(self, line: str) -> str | None:
-        if self.in_pem or _PEM_BEGIN.search(line):
+        if self.in_pem or "-----BEGIN" in line and _PEM_BEGIN.search(line):
             return self._pem(line)
         if self.masked_below is not None:
             indent = len(line) - len(line.lstrip())
@@ -246,10 +257,9 @@ class _Lines:
             if indent > self.masked_below:
                 return line[:indent] + MASK
             self.masked_below = None
-        column = len(_KEY_COLUMN.match(line).group(1))  # type: ignore[union-attr]
         if self.unparsed:
-            line = self._unparsed(line, column)
-        return self._env(line, column)
+            line = self._unparsed(line)
+        return self._env(line)
 
     def _pem(self, line: str) -> str | None:
         if self.in_pem:
@@ -265,31 +275,38 @@ class _Lines:
         self.in_pem = True
         return line[: begin.end()] + MASK
 
-    def _env(self, line: str, column: int) -> str:
-        if _BLOCK_SCALAR_KEY.match(line):
-            self.masked_below = column
+    def _env(self, line: str) -> str:
+        if line.rstrip().rstrip("-+0123456789")[-1:] in ("|", ">") and _BLOCK_SCALAR_KEY.match(line):
+            self.masked_below = _column(line)
             return line
-        name = _ENV_NAME.match(line)
-        if name:
+        if "name" in line and (name := _ENV_NAME.match(line)):
             self.env_column = len(name.group(1)) if _is_sensitive_key(name.group(2)) else None
             return line
-        value = _ENV_VALUE.match(line)
-        if self.env_column is not None and value and len(value.group(1)) == self.env_column:
+        if self.env_column is None or not line.strip():
+            return line
+        value = _ENV_VALUE.match(line) if "value" in line else None
+        if value and len(value.group(1)) == self.env_column:
             self.env_column = None
             if value.group(3).startswith(("|", ">")):
-                self.masked_below = column
+                self.masked_below = _column(line)
                 return line
             self.redactor.remember(value.group(3).strip("\"'"))
             return f"{value.group(1)}{value.group(2)}{_masked_like(value.group(3))}{value.group(4)}"
-        if self.env_column is not None and line.strip() and column < self.env_column:
+        if _column(line) < self.env_column:
             self.env_column = None
         return line
 
-    def _unparsed(self, line: str, column: int) -> str:
+    def _unparsed(self, line: str) -> str:
+        column = _column(line)
         if self.data_below is not None and (line.strip() == "" or column > self.data_below):
             pair = _KEY_VALUE.match(line)
-            if pair is None or pair.group(2) in ("", "{", "|", ">"):
-                return line[:column] + MASK if line.strip() and pair is None else line
+            if pair is None:
+                return line[:column] + MASK if line.strip() else line
+            if pair.group(2) in ("", "{"):
+                return line
+            if pair.group(2).startswith(("|", ">")):  # a multi-line value: its lines go whole
+                self.masked_below = column
+                return line
             self.redactor.remember_secret_value(pair.group(2).strip("\"'"), encoded=True)
             return f"{pair.group(1)}{_masked_like(pair.group(2))}{pair.group(3)}"
         self.data_below = None
@@ -299,6 +316,31 @@ class _Lines:
             self.masked_below = column
             return line[: line.index(LAST_APPLIED) + len(LAST_APPLIED)] + ": " + MASK
         return line
+
+
+def _keyed_patterns(line: str) -> str:
+    for pattern, replacement in _KEYED_PATTERNS:
+        line = pattern.sub(replacement, line)
+    return line
+
+
+def _on_lines_with(stem: re.Pattern[str], text: str, scrub: Callable[[str], str]) -> str:
+    """`scrub` applied to each line of `text` that holds a match of `stem`; other lines untouched."""
+    pieces, done = [], 0
+    for match in stem.finditer(text):
+        if match.start() < done:
+            continue
+        start = text.rfind("\n", 0, match.start()) + 1
+        end = text.find("\n", match.end())
+        end = len(text) if end < 0 else end
+        pieces += [text[done:start], scrub(text[start:end])]
+        done = end
+    return "".join([*pieces, text[done:]]) if pieces else text
+
+
+def _column(line: str) -> int:
+    """Column of a line's key (after indentation and a list dash)."""
+    return len(_KEY_COLUMN.match(line).group(1))  # type: ignore[union-attr]
 
 
 def _yaml_needs_parse(text: str) -> bool:
