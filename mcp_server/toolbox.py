@@ -26,6 +26,7 @@ MAX_PROGRESS_LINES = 2000
 # Kinds served by the cluster change with CRDs: discovery is trusted this long, then asked again.
 DISCOVERY_TTL_S = 300.0
 MAX_LIST_DEPTH = 8
+_INCOMPLETE_DISCOVERY = "unable to retrieve the complete list of server APIs"
 _CALL_REDACTOR: ContextVar[Redactor | None] = ContextVar("call_redactor", default=None)
 _SERVER_ONLY_ENV = (
     "MCP_SERVER_TOKEN",
@@ -147,7 +148,9 @@ class Toolbox:
             result = await self.execute(None, argv, stream=False)
         except CommandTimeout:
             result = None
-        if result is None or result.exit_code != 0 or result.truncated:
+        # one unavailable API group still lists the others; kinds it leaves out count as cluster-scoped
+        partial = result is not None and result.output.strip() and _INCOMPLETE_DISCOVERY in result.stderr
+        if result is None or result.truncated or (result.exit_code != 0 and not partial):
             reason = (result.stderr.strip().splitlines() or ["no answer"])[0] if result else "timed out"
             raise Refused(
                 "refused: could not tell which kinds are cluster-scoped, so the namespace allow-list cannot be "
