@@ -84,8 +84,13 @@ async def run_command(
     stdin: str | None = None,
     on_line: LineCallback | None = None,
     cwd: str | None = None,
+    shown: bool = True,
 ) -> CommandResult:
-    """Run `argv`; raise `CommandTimeout` past `timeout_s`. Cancellation kills the process group too."""
+    """Run `argv`; raise `CommandTimeout` past `timeout_s`. Cancellation kills the process group too.
+
+    `shown=False`: stdout is for the server's own checks and never leaves it, so it is kept whole (up to the
+    read limit; `truncated` says it was cut) and unredacted.
+    """
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -109,14 +114,17 @@ async def run_command(
     finally:
         await _kill_group(proc)
     # parsing up to 8 MiB for redaction is CPU work: off the event loop
-    return await anyio.to_thread.run_sync(_result, argv, proc.returncode or 0, stdout, stderr, redactor)
+    return await anyio.to_thread.run_sync(_result, argv, proc.returncode or 0, stdout, stderr, redactor, shown)
 
 
 def _result(
-    argv: Sequence[str], code: int, stdout: _Collector, stderr: _Collector, redactor: Redactor
+    argv: Sequence[str], code: int, stdout: _Collector, stderr: _Collector, redactor: Redactor, shown: bool
 ) -> CommandResult:
-    redacted = redactor.redact(stdout.text(), complete=stdout.dropped == 0)
-    output, truncated = cap_output(redacted, extra_omitted=stdout.dropped)
+    if shown:
+        redacted = redactor.redact(stdout.text(), complete=stdout.dropped == 0)
+        output, truncated = cap_output(redacted, extra_omitted=stdout.dropped)
+    else:
+        output, truncated = stdout.text(), stdout.dropped > 0
     err, _ = cap_output(
         redactor.redact(stderr.text(), complete=stderr.dropped == 0), 16 * 1024, extra_omitted=stderr.dropped
     )

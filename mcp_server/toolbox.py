@@ -181,7 +181,13 @@ class Toolbox:
         return self.shape(result, is_error=result.exit_code not in ok_codes)
 
     async def execute(
-        self, ctx: Context | None, argv: Sequence[str], *, stdin: str | None = None, stream: bool = True
+        self,
+        ctx: Context | None,
+        argv: Sequence[str],
+        *,
+        stdin: str | None = None,
+        stream: bool = True,
+        shown: bool = True,
     ) -> CommandResult:
         on_line = _progress_reporter(ctx, self.redactor.stream()) if ctx is not None and stream else None
         return await run_command(
@@ -192,6 +198,7 @@ class Toolbox:
             stdin=stdin,
             on_line=on_line,
             cwd=self._workdir.name,
+            shown=shown,
         )
 
     def shape(self, result: CommandResult, *, is_error: bool) -> CallToolResult:

@@ -25,6 +25,28 @@ GREETER = {
 }
 
 
+# Renders a ClusterRoleBinding, or puts its ConfigMap (or a hook's) in another namespace, when told to.
+ESCALATOR = {
+    "Chart.yaml": "apiVersion: v2\nname: escalator\nversion: 0.1.0\n",
+    "values.yaml": "clusterWide: false\nelsewhere: ''\nhookElsewhere: ''\n",
+    "templates/binding.yaml": (
+        "{{- if .Values.clusterWide }}\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\n"
+        "metadata:\n  name: {{ .Release.Name }}-admin\nroleRef:\n  apiGroup: rbac.authorization.k8s.io\n"
+        "  kind: ClusterRole\n  name: cluster-admin\nsubjects:\n- kind: ServiceAccount\n  name: default\n"
+        "  namespace: {{ .Release.Namespace }}\n{{- end }}\n"
+    ),
+    "templates/configmap.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\n"
+        "  {{- with .Values.elsewhere }}\n  namespace: {{ . }}\n  {{- end }}\ndata:\n  a: b\n"
+    ),
+    "templates/hook.yaml": (
+        "{{- with .Values.hookElsewhere }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n"
+        "  name: {{ $.Release.Name }}-hook\n  namespace: {{ . }}\n  annotations:\n"
+        "    helm.sh/hook: pre-install\ndata:\n  a: b\n{{- end }}\n"
+    ),
+}
+
+
 @dataclass
 class HttpListener:
     url: str
@@ -60,7 +82,7 @@ def serve_directory(directory: Path) -> Iterator[HttpListener]:
 
 
 def write_chart(root: Path, files: Mapping[str, str] = GREETER) -> Path:
-    chart = root / "greeter"
+    chart = root / files["Chart.yaml"].split("name: ")[1].split("\n")[0]
     for path, text in files.items():
         (chart / path).parent.mkdir(parents=True, exist_ok=True)
         (chart / path).write_text(text)
@@ -69,10 +91,11 @@ def write_chart(root: Path, files: Mapping[str, str] = GREETER) -> Path:
 
 @contextmanager
 def chart_repository(cluster, root: Path) -> Iterator[HttpListener]:
-    """The greeter chart packaged and indexed as a helm repository at `listener.url`."""
+    """The greeter and escalator charts packaged and indexed as a helm repository at `listener.url`."""
     repo = root / "repo"
     repo.mkdir(parents=True, exist_ok=True)
-    cluster.helm("package", str(write_chart(root / "src")), "-d", str(repo))
+    for files in (GREETER, ESCALATOR):
+        cluster.helm("package", str(write_chart(root / "src", files)), "-d", str(repo))
     with serve_directory(repo) as listener:
         cluster.helm("repo", "index", str(repo), "--url", listener.url)
         yield listener

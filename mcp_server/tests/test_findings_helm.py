@@ -82,3 +82,33 @@ async def test_finding_20_set_value_with_commas_sets_one_key(server, repo, k8s_n
     assert 'a: "1,b=2"' in output
     assert 'b: "unset"' in output
     assert 'greeting: "{x,y}"' in output
+
+
+async def test_finding_03_helm_release_cannot_escape_namespaces(toolserver_factory, repo, sandbox_cluster):
+    ns = sandbox_cluster.new_namespace("confined")
+    other = sandbox_cluster.new_namespace("other")
+    server = toolserver_factory(allowed_namespaces=[ns], env={"MCP_HELM_REPOSITORIES": repo.url})
+    chart = f"{repo.url}/escalator-0.1.0.tgz"
+    attempts = [{"clusterWide": True}, {"elsewhere": other}, {"hookElsewhere": other}]
+    async with http_session(server) as session:
+        refused = [
+            await session.call_tool(
+                "helm_install", {"release": f"esc{n}", "chart": chart, "namespace": ns, "set_values": values}
+            )
+            for n, values in enumerate(attempts)
+        ]
+        upgraded = await session.call_tool(
+            "helm_upgrade",
+            {"release": "esc9", "chart": chart, "namespace": ns, "install": True, "set_values": attempts[0]},
+        )
+        fine = await call_ok(session, "helm_install", release="fine", chart=chart, namespace=ns)
+    for result in [*refused, upgraded]:
+        assert result.is_error
+        assert "refused" in text_of(result), text_of(result)
+        assert "$ helm" not in text_of(result)
+    assert fine.structured_content["exit_code"] == 0
+    assert sandbox_cluster.kubectl("get", "configmap", "fine-cm", "-n", ns).returncode == 0
+    bindings = sandbox_cluster.kubectl("get", "clusterrolebindings", "-o", "name").stdout
+    assert "esc0-admin" not in bindings
+    assert "esc9-admin" not in bindings
+    assert sandbox_cluster.kubectl("get", "configmaps", "-n", other, "-o", "name").stdout.strip() == ""

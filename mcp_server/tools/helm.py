@@ -123,7 +123,8 @@ async def helm_install(
     args = ["install", _release(release), await _chart(box, chart), *_scope_args(namespace)]
     args += ["--create-namespace"] if create_namespace else []
     args += ["--wait"] if wait else []
-    return await _run_with_values(ctx, box, args, version, values_yaml, set_values)
+    args += ["--skip-crds"] if box.config.allowed_namespaces else []  # CRDs are cluster-scoped
+    return await _run_with_values(ctx, box, args, version, values_yaml, set_values, confine_to=namespace)
 
 
 @tool(title="Upgrade a Helm release", read_only=False, destructive=True, idempotent=False)
@@ -147,7 +148,7 @@ async def helm_upgrade(
     args += ["--install"] if install else []
     args += ["--reuse-values"] if reuse_values else []
     args += ["--wait"] if wait else []
-    return await _run_with_values(ctx, box, args, version, values_yaml, set_values)
+    return await _run_with_values(ctx, box, args, version, values_yaml, set_values, confine_to=namespace)
 
 
 @tool(title="Roll back a Helm release", read_only=False, destructive=True, idempotent=False)
@@ -245,6 +246,7 @@ async def _run_with_values(
     set_values: dict[str, Any] | None,
     *,
     stream: bool = True,
+    confine_to: str | None = None,
 ) -> CallToolResult:
     if version:
         args += ["--version", validate("chart_version", "version", version)]
@@ -255,7 +257,35 @@ async def _run_with_values(
         box.redactor.redact_object(dict(set_values), helm_values=True)
         for pair in validate_set_values("set_values", set_values):
             args += ["--set", pair]
+    if box.config.allowed_namespaces:
+        await _check_release_objects(box, args, values_yaml or None, confine_to)
     return await box.helm(ctx, args, stdin=values_yaml or None, stream=stream)
+
+
+async def _check_release_objects(box: Toolbox, args: list[str], stdin: str | None, namespace: str | None) -> None:
+    """With a namespace allow-list, the objects an install/upgrade would create (hooks included) are rendered
+    by a client-side dry run and checked like a manifest before anything is sent."""
+    argv = [box.helm_bin, *args, "--dry-run=client", "-o", "json"]
+    result = await box.execute(None, argv, stdin=stdin, stream=False, shown=False)
+    if result.exit_code != 0:
+        reason = (result.stderr.strip().splitlines() or ["no reason given"])[0]
+        raise UnsafeArgument(
+            f"refused: the chart could not be rendered to check it against the allowed namespaces ({reason})"
+        )
+    try:
+        release = json.loads(result.output) if not result.truncated else None
+        hooks = [hook["manifest"] for hook in release.get("hooks") or ()]
+        manifests = [release.get("manifest") or "", *hooks]
+        docs = await anyio.to_thread.run_sync(_load_manifests, manifests)
+    except (AttributeError, TypeError, KeyError, ValueError, yaml.YAMLError, yaml_input.YamlRefused):
+        raise UnsafeArgument(
+            "refused: the chart's objects could not be checked against the allowed namespaces"
+        ) from None
+    await box.check_manifest_namespaces(docs, namespace)
+
+
+def _load_manifests(manifests: list[str]) -> list[Any]:
+    return [doc for text in manifests for doc in yaml_input.load_all(text) if doc is not None]
 
 
 def _learn_values(redactor: Redactor, values_yaml: str) -> None:
