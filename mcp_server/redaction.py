@@ -70,6 +70,7 @@ _NAME_LINE = re.compile(r"(?m)^\s*-?\s*name: *[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$
 _KEY_COLUMN = re.compile(r"^(\s*(?:-\s+)?)")
 _BLOCK_SCALAR_KEY = re.compile(rf"(?i)^\s*(?:-\s+)?\"?{_SENSITIVE_WORD}\"?\s*:\s*[|>][-+0-9]*\s*$")
 _ENV_NAME = re.compile(r"^(\s*(?:-\s+)?)\"?name\"?\s*:\s*[\"']?([A-Za-z_][\w.-]*)[\"']?,?\s*$")
+_ENV_STYLE_PAIR = re.compile(r"^(\s*([A-Z][A-Z0-9_]*):[ \t]+)(?![|>]\s*$)\S.*$")
 _ENV_VALUE = re.compile(r"^(\s*)(\"?value\"?\s*:\s*)(.*?)(,?)\s*$")
 _DATA_BLOCK = re.compile(r"^(\s*(?:-\s+)?)\"?(?:data|stringData|binaryData)\"?\s*:\s*\{?\s*$")
 _KEY_VALUE = re.compile(r"^(\s*(?:-\s+)?\"?[^\":]+\"?\s*:\s*)(.*?)(,?)\s*$")
@@ -279,6 +280,8 @@ class _Lines:
         if line.rstrip().rstrip("-+0123456789")[-1:] in ("|", ">") and _BLOCK_SCALAR_KEY.match(line):
             self.masked_below = _column(line)
             return line
+        if (pair := _ENV_STYLE_PAIR.match(line)) and _is_sensitive_key(pair.group(2)):
+            return pair.group(1) + MASK  # describe's `SIGNING_KEY:  value` under Environment
         if "name" in line and (name := _ENV_NAME.match(line)):
             self.env_column = len(name.group(1)) if _is_sensitive_key(name.group(2)) else None
             return line

@@ -105,6 +105,7 @@ async def test_finding_06_pod_spec_env_and_url_credentials_are_redacted(toolserv
         {"name": "DB_PASSWORD", "value": ENV_SECRET},
         {"name": "DATABASE_URL", "value": f"postgres://app:{URL_SECRET}@db.shop:5432/app"},
         {"value": ENV_SECRET + "-2", "name": "STRIPE_API_KEY"},
+        {"name": "SIGNING_KEY", "value": ENV_SECRET + "-3"},
     ]
     sandbox_cluster.kubectl("create", "-n", k8s_namespace, "-f", "-", input=json.dumps(spec))
     calls = [
