@@ -88,5 +88,7 @@ class ToolPolicy:
             return f"{spec.name} needs an explicit namespace (one of {', '.join(allowed)})"
         kind = arguments.get("kind")
         if not spec.read_only and isinstance(kind, str) and await self.toolbox.is_cluster_scoped(kind):
-            return f"{kind} is cluster-scoped, which a namespace allow-list forbids changing"
+            return (
+                f"{kind} is cluster-scoped (or unknown to the cluster), which a namespace allow-list forbids changing"
+            )
         return None

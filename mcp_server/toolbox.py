@@ -115,7 +115,10 @@ class Toolbox:
             if not isinstance(kind, str) or not kind:
                 raise Refused("refused: every object of the manifest needs a kind")
             if await self.is_cluster_scoped(kind):
-                raise Refused(f"refused: {kind} is cluster-scoped and this server has a namespace allow-list")
+                raise Refused(
+                    f"refused: {kind} is cluster-scoped (or unknown to the cluster) and this server has a "
+                    "namespace allow-list"
+                )
             metadata = obj.get("metadata") or {}
             target = metadata.get("namespace") if isinstance(metadata, dict) else None
             target = target or namespace

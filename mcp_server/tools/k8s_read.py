@@ -258,7 +258,8 @@ async def patch_json(patch: str) -> str:
 
 
 def _patch_json(patch: str) -> str:
-    parsed = _load_input("patch", patch)[0] if patch.strip() else None
+    docs = _load_input("patch", patch)
+    parsed = docs[0] if docs else None
     if not isinstance(parsed, dict | list):
         raise UnsafeArgument("patch: must be an object (or a list of operations for a JSON patch)")
     return json.dumps(parsed, separators=(",", ":"))
@@ -274,7 +275,7 @@ def _parse_manifest(manifest: str, redactor: Redactor) -> list[dict[str, Any]]:
     docs = [doc for doc in _load_input("manifest", manifest) if doc is not None]
     if not docs or not all(isinstance(doc, dict) and doc.get("kind") for doc in docs):
         raise UnsafeArgument("manifest: every document must be a Kubernetes object with a kind")
-    redactor.redact_object(json.loads(json.dumps(docs)))
+    redactor.redact_object(json.loads(json.dumps(docs, default=str)))
     for doc in docs:
         for key in ("namespace", "name"):
             value = (doc.get("metadata") or {}).get(key)
