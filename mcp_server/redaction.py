@@ -60,10 +60,10 @@ _KEYED_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # JSON "password": "value"
     (re.compile(rf'(?i)("{_SENSITIVE_WORD}"\s*:\s*)"(?:[^"\\]|\\.)*"'), r'\1"' + MASK + '"'),
 ]
-# A Kubernetes object as JSON on one line (describe's annotations, logs), to the end of the line.
 _SENSITIVE_STEM = re.compile(
     r"(?i)pass|pwd|secret|token|credential|api[-_]?key|access[-_]?key|private[-_]?key|client[-_]?key|auth[-_]?key"
 )
+# A Kubernetes object as JSON on one line (describe's annotations, logs), to the end of the line.
 _JSON_ON_A_LINE = re.compile(r"\{\"(?:apiVersion|kind)\"[^\n]*")
 _SECRET_KIND = re.compile(r"(?m)^\s*-?\s*kind: *Secret\s*$")
 _NAME_LINE = re.compile(r"(?m)^\s*-?\s*name: *[\"']?([A-Za-z_][\w.-]*)[\"']?\s*$")
