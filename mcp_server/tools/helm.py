@@ -15,6 +15,7 @@ from pydantic import Field
 
 from mcp_server import yaml_input
 from mcp_server.redaction import Redactor
+from mcp_server.runner import CommandResult, cap_output
 from mcp_server.safety import UnsafeArgument, validate, validate_set_values
 from mcp_server.toolbox import Toolbox, ToolResult, toolbox_of
 from mcp_server.tools import tool
@@ -74,12 +75,24 @@ async def helm_get_values(
     argv = [box.helm_bin, "get", "values", _release(release), *_scope_args(box.namespace(namespace)), "-o", "json"]
     if all_values:
         argv.append("--all")
-    result = await box.execute(ctx, argv, stream=False)
+    # parsed before any redaction (a pattern may cut through the JSON), and only redacted YAML is shown
+    result = await box.execute(ctx, argv, stream=False, shown=False)
     if result.exit_code != 0:
-        return box.shape(result, is_error=True)
-    values = box.redactor.redact_object(json.loads(result.output or "{}") or {}, helm_values=True)
+        return box.shape(dataclasses.replace(result, output=""), is_error=True)
+    values = box.redactor.redact_object(_release_values(result), helm_values=True)
     rendered = yaml.safe_dump(values, sort_keys=False) if values else "{}\n"
-    return box.shape(dataclasses.replace(result, output=box.redactor.redact(rendered)), is_error=False)
+    output, truncated = cap_output(box.redactor.redact(rendered))
+    return box.shape(dataclasses.replace(result, output=output, truncated=truncated), is_error=False)
+
+
+def _release_values(result: CommandResult) -> dict[str, Any]:
+    try:
+        values = json.loads(result.output or "null") if not result.truncated else ""
+    except ValueError:
+        values = ""
+    if not isinstance(values, dict | None):
+        raise UnsafeArgument("the release's values could not be read safely (too large or not JSON)")
+    return values or {}
 
 
 @tool(title="Get a Helm release's manifest", read_only=True)
