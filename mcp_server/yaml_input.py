@@ -24,10 +24,12 @@ def load_all(text: str, *, max_bytes: int = MAX_INPUT_BYTES) -> list[Any]:
         raise YamlRefused(f"larger than {max_bytes // (1024 * 1024)} MiB")
     loader = _Loader(text)
     try:
-        docs = []
+        docs, added = [], 0
         while loader.check_node():
             node = loader.get_node()
-            _check_expansion(node)
+            added += _alias_nodes(node)  # the budget is for the whole text, not per document
+            if added > MAX_ALIAS_NODES:
+                raise YamlRefused(f"aliases expand it by more than {MAX_ALIAS_NODES} nodes")
             docs.append(loader.construct_document(node))
         return docs
     except RecursionError:
@@ -44,8 +46,8 @@ def load(text: str, *, max_bytes: int = MAX_INPUT_BYTES) -> Any:
     return docs[0] if docs else None
 
 
-def _check_expansion(root: yaml.Node) -> None:
-    """Count nodes as a consumer sees them (each alias repeats its anchor's subtree), in linear time."""
+def _alias_nodes(root: yaml.Node) -> int:
+    """How many nodes aliases add for a consumer (each repeats its anchor's subtree), in linear time."""
     size: dict[int, int] = {}  # node id -> expanded size; _VISITING while its subtree is being counted
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
@@ -60,8 +62,7 @@ def _check_expansion(root: yaml.Node) -> None:
         size[id(node)] = _VISITING
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node))
-    if size[id(root)] - len(size) > MAX_ALIAS_NODES:
-        raise YamlRefused(f"aliases expand it by more than {MAX_ALIAS_NODES} nodes")
+    return size[id(root)] - len(size)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
