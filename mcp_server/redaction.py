@@ -247,6 +247,8 @@ class _Lines:
         self.masked_below: int | None = None  # lines indented deeper than this column are masked whole
         self.data_below: int | None = None  # lines deeper than this are `key: value` pairs of a data block
         self.env_column: int | None = None  # column of a secret-looking env `name`, awaiting its `value`
+        # describe prints ConfigMap data as `key:` / `----` / value lines / blank line
+        self.describe_key: str | None = None  # "key" after a secret-looking `key:`, "value" under its `----`
 
     def scrub(self, line: str) -> str | None:
         if self.in_pem or "-----BEGIN" in line and _PEM_BEGIN.search(line):
@@ -258,9 +260,25 @@ class _Lines:
             if indent > self.masked_below:
                 return line[:indent] + MASK
             self.masked_below = None
+        if self.describe_key is not None or line.endswith(":"):
+            return self._describe_data(line)
         if self.unparsed:
             line = self._unparsed(line)
         return self._env(line)
+
+    def _describe_data(self, line: str) -> str:
+        state, self.describe_key = self.describe_key, None
+        if state == "value" and line.strip():
+            self.describe_key = "value"
+            return MASK
+        if state == "key" and line == "----":
+            self.describe_key = "value"
+            return line
+        key = line[:-1]
+        if line.endswith(":") and line[:1].strip() and ":" not in key and _is_sensitive_key(key):
+            self.describe_key = "key"
+            return line
+        return self._env(self._unparsed(line) if self.unparsed else line)
 
     def _pem(self, line: str) -> str | None:
         if self.in_pem:

@@ -8,7 +8,7 @@ import secrets
 import pytest
 
 from mcp_server.tests.conftest import call_ok, http_session, text_of
-from mcp_server.tests.manifests import apply, deployment
+from mcp_server.tests.manifests import apply, configmap, deployment
 
 MASK = "***REDACTED***"
 
@@ -74,6 +74,8 @@ LOGS = "\n".join(
 
 async def test_finding_05_live_output_redacts_across_lines(toolserver, sandbox_cluster, k8s_namespace):
     apply(sandbox_cluster, k8s_namespace, deployment("keys", annotations={"sandbox.skyflo.dev/logs": LOGS}))
+    config = {"db_password": "finding05-cm-line-1\nfinding05-cm-line-2\n", "mode": "fast"}
+    sandbox_cluster.kubectl("create", "-n", k8s_namespace, "-f", "-", input=configmap("creds", config))
     sandbox_cluster.kubectl("rollout", "status", "deployment/keys", "-n", k8s_namespace, "--timeout=30s")
     progress = []
 
@@ -81,17 +83,22 @@ async def test_finding_05_live_output_redacts_across_lines(toolserver, sandbox_c
         progress.append(message)
 
     async with http_session(toolserver) as session:
-        result = await session.call_tool(
+        logs = await session.call_tool(
             "k8s_logs",
             {"kind": "deployment", "name": "keys", "namespace": k8s_namespace},
             progress_callback=on_progress,
         )
-    assert not result.is_error, text_of(result)
-    assert "starting" in progress
-    assert "ready" in progress
-    assert "  level: debug" in progress
-    for secret in [*PEM_BODY, "finding05-multiline-one", "finding05-multiline-two"]:
-        assert secret not in _everything(result, progress)
+        described = await session.call_tool(
+            "k8s_describe",
+            {"kind": "configmap", "name": "creds", "namespace": k8s_namespace},
+            progress_callback=on_progress,
+        )
+    assert not logs.is_error, text_of(logs)
+    assert not described.is_error, text_of(described)
+    assert {"starting", "ready", "  level: debug", "fast"} <= set(progress)
+    hidden = [*PEM_BODY, "finding05-multiline-", "finding05-cm-line-"]
+    for secret in hidden:
+        assert secret not in _everything(logs, progress) + _everything(described)
 
 
 ENV_SECRET = "finding06-env-value"

@@ -99,3 +99,12 @@ def test_it_masks_url_credentials():
     assert Redactor().redact_line("dsn=postgres://app:pw@db:5432/x redis://:pw2@r") == (
         f"dsn=postgres://app:{MASK}@db:5432/x redis://:{MASK}@r"
     )
+
+
+def test_it_masks_a_secret_looking_key_of_described_configmap_data():
+    described = "Data\n====\ndb_password:\n----\npw-line-1\npw-line-2\n\nmode:\n----\nfast\n"
+    scrub = Redactor().stream()
+    streamed = [scrub(line) for line in described.split("\n")]
+    for text in (Redactor().redact(described), "\n".join(streamed)):
+        assert "pw-line" not in text
+        assert "mode:\n----\nfast" in text
