@@ -48,7 +48,8 @@ async def test_finding_12_helm_reads_only_configured_repositories(server, repo, 
             for c in charts
         ]
         installs = [
-            await session.call_tool("helm_install", {"release": "r", "chart": c, "namespace": k8s_namespace})
+            await session.call_tool(tool, {"release": "r", "chart": c, "namespace": k8s_namespace})
+            for tool in ("helm_install", "helm_upgrade")
             for c in charts[:2]
         ]
         repo_added = await session.call_tool("helm_repo_add", {"name": "evil", "url": outside.url})
