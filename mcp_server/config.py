@@ -22,6 +22,7 @@ class ServerConfig:
     allowed_namespaces: tuple[str, ...] = ()
     tool_timeout_s: float = 60.0
     allowed_origins: tuple[str, ...] = ()
+    helm_repositories: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -67,6 +68,17 @@ def _env_origins(environ: Mapping[str, str]) -> tuple[str, ...]:
     return origins
 
 
+def _env_repositories(environ: Mapping[str, str]) -> tuple[str, ...]:
+    repositories = _env_list(environ, "MCP_HELM_REPOSITORIES")
+    for repository in repositories:
+        if not re.match(r"^(?:https?|oci)://[^\s/?#@]+(?:/[^\s?#@]*)?$", repository) or ".." in repository.split("/"):
+            raise ConfigError(
+                f"MCP_HELM_REPOSITORIES holds an invalid repository {repository!r} "
+                "(want https://host/path, http://host/path or oci://registry/path, without credentials)"
+            )
+    return tuple(repository.rstrip("/") for repository in repositories)
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Build the configuration from `environ` (default: os.environ)."""
     environ = dict(os.environ if environ is None else environ)
@@ -82,5 +94,6 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
         allowed_namespaces=_env_namespaces(environ),
         tool_timeout_s=_env_float(environ, "MCP_TOOL_TIMEOUT_S", 60.0),
         allowed_origins=_env_origins(environ),
+        helm_repositories=_env_repositories(environ),
         env=environ,
     )

@@ -15,8 +15,9 @@ from mcp_types import CallToolResult, TextContent
 
 from mcp_server.config import ServerConfig
 from mcp_server.safety import UnsafeArgument, refuse_flags_in_all
-from mcp_server.toolbox import Toolbox
+from mcp_server.toolbox import Refused, Toolbox
 from mcp_server.tools import ToolSpec
+from mcp_server.tools.helm import chart_refusal
 
 # Bodies that travel on stdin or as one `--patch=` element: data, never parsed as flags (a container's
 # `args: ["--token-file=…"]` in a manifest is legitimate).
@@ -33,14 +34,21 @@ class ToolPolicy:
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "tools/call" and ctx.params:
-            spec = self.specs.get(str(ctx.params.get("name")))
-            arguments = ctx.params.get("arguments") or {}
-            refusal = spec and isinstance(arguments, Mapping) and await self.refusal(spec, arguments)
-            if refusal:
-                text = f"refused by the tool server's policy: {refusal}. Nothing ran."
-                return self._redacted(CallToolResult(content=[TextContent(type="text", text=text)], is_error=True))
-            return self._redacted(await call_next(ctx))
+            with self.toolbox.call_scope():
+                return await self._call(ctx, call_next)
         return await call_next(ctx)
+
+    async def _call(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        spec = self.specs.get(str(ctx.params.get("name"))) if ctx.params else None
+        arguments = (ctx.params or {}).get("arguments") or {}
+        try:
+            refusal = spec and isinstance(arguments, Mapping) and await self.refusal(spec, arguments)
+        except Refused as exc:
+            refusal = str(exc).removeprefix("refused: ")
+        if refusal:
+            text = f"refused by the tool server's policy: {refusal}. Nothing ran."
+            return self._redacted(CallToolResult(content=[TextContent(type="text", text=text)], is_error=True))
+        return self._redacted(await call_next(ctx))
 
     def _redacted(self, result: HandlerResult) -> HandlerResult:
         """Last line of defence: SDK-made messages (argument validation errors) are scrubbed too."""
@@ -63,6 +71,9 @@ class ToolPolicy:
             return str(exc)
         if self.config.read_only and not spec.read_only:
             return f"{spec.name} changes the cluster and this server is read-only"
+        chart_refused = await chart_refusal(self.toolbox, spec.name, arguments)
+        if chart_refused:
+            return chart_refused
         allowed = self.config.allowed_namespaces
         if not allowed or spec.scope == "local":
             return None
@@ -77,5 +88,7 @@ class ToolPolicy:
             return f"{spec.name} needs an explicit namespace (one of {', '.join(allowed)})"
         kind = arguments.get("kind")
         if not spec.read_only and isinstance(kind, str) and await self.toolbox.is_cluster_scoped(kind):
-            return f"{kind} is cluster-scoped, which a namespace allow-list forbids changing"
+            return (
+                f"{kind} is cluster-scoped (or unknown to the cluster), which a namespace allow-list forbids changing"
+            )
         return None

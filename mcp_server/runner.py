@@ -57,6 +57,7 @@ class _Collector:
         self.data = bytearray()
         self.dropped = 0
         self._pending = b""
+        self._overlong = False
 
     def feed(self, chunk: bytes) -> list[str]:
         room = _READ_LIMIT - len(self.data)
@@ -64,9 +65,10 @@ class _Collector:
         self.dropped += max(len(chunk) - max(room, 0), 0)
         self._pending += chunk
         *lines, self._pending = self._pending.split(b"\n")
+        if self._overlong and lines:  # the rest of a line too long to stream: only the result carries it
+            lines, self._overlong = lines[1:], False
         if len(self._pending) > _CHUNK:
-            lines.append(self._pending)
-            self._pending = b""
+            self._pending, self._overlong = b"", True
         return [line.decode(errors="replace") for line in lines]
 
     def text(self) -> str:
@@ -81,10 +83,17 @@ async def run_command(
     redactor: Redactor,
     stdin: str | None = None,
     on_line: LineCallback | None = None,
+    cwd: str | None = None,
+    shown: bool = True,
 ) -> CommandResult:
-    """Run `argv`; raise `CommandTimeout` past `timeout_s`. Cancellation kills the process group too."""
+    """Run `argv`; raise `CommandTimeout` past `timeout_s`. Cancellation kills the process group too.
+
+    `shown=False`: stdout is for the server's own checks and never leaves it, so it is kept whole (up to the
+    read limit; `truncated` says it was cut) and unredacted.
+    """
     proc = await asyncio.create_subprocess_exec(
         *argv,
+        cwd=cwd,
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
@@ -104,14 +113,21 @@ async def run_command(
         raise CommandTimeout(f"timed out after {timeout_s:g}s; the process was killed") from None
     finally:
         await _kill_group(proc)
-    return _result(argv, proc.returncode or 0, stdout, stderr, redactor)
+    # parsing up to 8 MiB for redaction is CPU work: off the event loop
+    return await anyio.to_thread.run_sync(_result, argv, proc.returncode or 0, stdout, stderr, redactor, shown)
 
 
 def _result(
-    argv: Sequence[str], code: int, stdout: _Collector, stderr: _Collector, redactor: Redactor
+    argv: Sequence[str], code: int, stdout: _Collector, stderr: _Collector, redactor: Redactor, shown: bool
 ) -> CommandResult:
-    output, truncated = cap_output(redactor.redact(stdout.text()), extra_omitted=stdout.dropped)
-    err, _ = cap_output(redactor.redact(stderr.text()), 16 * 1024, extra_omitted=stderr.dropped)
+    if shown:
+        redacted = redactor.redact(stdout.text(), complete=stdout.dropped == 0)
+        output, truncated = cap_output(redacted, extra_omitted=stdout.dropped)
+    else:
+        output, truncated = stdout.text(), stdout.dropped > 0
+    err, _ = cap_output(
+        redactor.redact(stderr.text(), complete=stderr.dropped == 0), 16 * 1024, extra_omitted=stderr.dropped
+    )
     return CommandResult(command_line(argv, redactor), output, err, truncated, code)
 
 

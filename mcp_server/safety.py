@@ -131,7 +131,8 @@ def validate_key_values(argument: str, pairs: Mapping[str, Any], *, value_kind: 
 
 
 def validate_set_values(argument: str, values: Mapping[str, Any]) -> list[str]:
-    """Helm `--set path=value` pairs: dotted paths, scalar values, no flags anywhere."""
+    """Helm `--set path=value` pairs: dotted paths, scalar values, no flags anywhere; each value escaped so
+    that it sets exactly its own key (helm reads `,` as the next pair and a leading `{` as a list)."""
     items = []
     for path, raw in values.items():
         if not re.match(r"^[A-Za-z0-9_][A-Za-z0-9_.\[\]-]{0,255}$", path):
@@ -140,8 +141,13 @@ def validate_set_values(argument: str, values: Mapping[str, Any]) -> list[str]:
             raise UnsafeArgument(f"{argument}[{path}]: use values_yaml for nested values")
         value = "null" if raw is None else str(raw).lower() if isinstance(raw, bool) else str(raw)
         validate_text(f"{argument}[{path}]", value)
-        items.append(f"{path}={value}")
+        items.append(f"{path}={_helm_escaped(value)}")
     return items
+
+
+def _helm_escaped(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace(",", "\\,")
+    return "\\" + escaped if escaped.startswith("{") else escaped
 
 
 def refuse_flags_in_all(arguments: Mapping[str, Any], *, skip: Iterable[str] = ()) -> None:

@@ -2,8 +2,9 @@
 
 Fixtures:
 - `toolserver` (session): `python -m mcp_server --port 0` against `sandbox_cluster.env`, random token.
-- `toolserver_factory` (session): `make(read_only=False, allowed_namespaces=None, timeout_s=None)` → a server in
-  that mode (one process per distinct mode, reused, stopped at session end).
+- `toolserver_factory` (session): `make(read_only=False, allowed_namespaces=None, timeout_s=None, env=None)` → a
+  server in that mode, `env` adding variables such as `MCP_HELM_REPOSITORIES` (one process per distinct mode,
+  reused, stopped at session end).
 Both yield `ToolServer(url=".../mcp", token, env, port, process)`.
 
 Outside pytest: `with run_toolserver(env, read_only=..., allowed_namespaces=[...]) as server: ...`.
@@ -48,11 +49,12 @@ def run_toolserver(
     *,
     timeout_s: float | None = None,
     allowed_origins: Sequence[str] | None = None,
+    extra_env: Mapping[str, str] | None = None,
     startup_timeout_s: float = 30.0,
 ) -> Iterator[ToolServer]:
     """Start `python -m mcp_server` on a free loopback port; stop it on exit."""
     token = secrets.token_urlsafe(24)
-    server_env = {**env, "MCP_SERVER_TOKEN": token, "MCP_READ_ONLY": "1" if read_only else "0"}
+    server_env = {**env, **(extra_env or {}), "MCP_SERVER_TOKEN": token, "MCP_READ_ONLY": "1" if read_only else "0"}
     server_env["MCP_ALLOWED_NAMESPACES"] = ",".join(allowed_namespaces or ())
     server_env["MCP_ALLOWED_ORIGINS"] = ",".join(allowed_origins or ())
     if timeout_s is not None:
@@ -105,8 +107,16 @@ def toolserver_factory(sandbox_cluster) -> Iterator[Callable[..., ToolServer]]:
             *,
             timeout_s: float | None = None,
             allowed_origins: Sequence[str] | None = None,
+            env: Mapping[str, str] | None = None,
         ) -> ToolServer:
-            key = (read_only, tuple(allowed_namespaces or ()), timeout_s, tuple(allowed_origins or ()))
+            extra = dict(env or {})
+            key = (
+                read_only,
+                tuple(allowed_namespaces or ()),
+                timeout_s,
+                tuple(allowed_origins or ()),
+                tuple(sorted(extra.items())),
+            )
             if key not in servers:
                 servers[key] = stack.enter_context(
                     run_toolserver(
@@ -115,6 +125,7 @@ def toolserver_factory(sandbox_cluster) -> Iterator[Callable[..., ToolServer]]:
                         allowed_namespaces,
                         timeout_s=timeout_s,
                         allowed_origins=allowed_origins,
+                        extra_env=extra,
                     )
                 )
             return servers[key]

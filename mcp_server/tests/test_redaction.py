@@ -60,3 +60,51 @@ def test_it_caps_output_with_a_marker():
     text, truncated = cap_output("x" * 70_000)
     assert truncated
     assert text.endswith("\n… [output truncated: 4464 bytes omitted]")
+
+
+def test_it_streams_nothing_of_a_private_key_or_a_multi_line_secret():
+    scrub = Redactor().stream()
+    lines = ["-----BEGIN EC PRIVATE KEY-----", "bodyline1", "bodyline2", "-----END EC PRIVATE KEY-----"]
+    lines += ["token: |", "  multi-1", "  multi-2", "next: visible"]
+    shown = [scrub(line) for line in lines]
+    assert shown[1:3] == [None, None]
+    assert shown[5:7] == ["  " + MASK, "  " + MASK]
+    assert shown[7] == "next: visible"
+
+
+def test_it_masks_secret_env_values_in_yaml_json_and_describe():
+    yaml_env = "    env:\n    - name: DB_PASSWORD\n      value: pw-one-1234\n    - name: MODE\n      value: fast\n"
+    json_env = '{\n  "name": "API_TOKEN",\n  "value": "pw-two-1234"\n}'
+    describe = "    Environment:\n      SIGNING_KEY:  pw-three-1234\n      MODE:  fast\n"
+    redacted = Redactor().redact(yaml_env + json_env[1:-1] + describe, complete=False)
+    assert "pw-" not in redacted
+    assert "fast" in redacted
+
+
+def test_it_masks_every_data_block_of_a_cut_output():
+    text = json.dumps({"kind": "List", "items": [{"kind": "ConfigMapX", "data": {"k": CANARY_B64}}]}, indent=2)
+    redacted = Redactor().redact(text[:-20], complete=False)
+    assert CANARY_B64 not in redacted
+    assert '"k": "***REDACTED***"' in redacted
+
+
+def test_it_remembers_only_for_its_own_call_and_never_numbers():
+    first, second = Redactor(), Redactor()
+    first.redact(json.dumps({**SECRET, "data": {"a": CANARY_B64, "b": "MTIzNDU2Nzg5"}}))
+    assert first.redact_line(f"{CANARY} 123456789") == f"{MASK} 123456789"
+    assert second.redact_line(CANARY) == CANARY
+
+
+def test_it_masks_url_credentials():
+    assert Redactor().redact_line("dsn=postgres://app:pw@db:5432/x redis://:pw2@r") == (
+        f"dsn=postgres://app:{MASK}@db:5432/x redis://:{MASK}@r"
+    )
+
+
+def test_it_masks_a_secret_looking_key_of_described_configmap_data():
+    described = "Data\n====\ndb_password:\n----\npw-line-1\npw-line-2\n\nmode:\n----\nfast\n"
+    scrub = Redactor().stream()
+    streamed = [scrub(line) for line in described.split("\n")]
+    for text in (Redactor().redact(described), "\n".join(streamed)):
+        assert "pw-line" not in text
+        assert "mode:\n----\nfast" in text

@@ -6,11 +6,14 @@ import difflib
 import json
 from typing import Annotated, Any, Literal
 
+import anyio
 import yaml
 from mcp.server.mcpserver import Context
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
+from mcp_server import yaml_input
+from mcp_server.redaction import Redactor
 from mcp_server.safety import UnsafeArgument, validate, validate_optional
 from mcp_server.toolbox import CommandOutput, ToolResult, toolbox_of
 from mcp_server.tools import tool
@@ -197,7 +200,7 @@ async def k8s_diff(
     box = toolbox_of(ctx)
     namespace = box.namespace(namespace)
     if manifest:
-        await box.check_manifest_namespaces(parse_manifest(manifest, box), namespace)
+        await box.check_manifest_namespaces(await parse_manifest(manifest, box.redactor), namespace)
         args = ["diff", "--server-side", "--force-conflicts", "-f", "-", *_scope_args(namespace)]
         return await box.kubectl(ctx, args, stdin=manifest, stream=False, ok_codes=(0, 1))
     if not (kind and name and patch):
@@ -210,10 +213,11 @@ async def _diff_patch(
 ) -> CallToolResult:
     box = toolbox_of(ctx)
     target = [validate("kind", "kind", kind), validate("name", "name", name), *_scope_args(namespace)]
+    body = await patch_json(patch)
     live = await box.execute(None, [box.kubectl_bin, "get", *target, "-o", "json"], stream=False)
     if live.exit_code != 0:
         return box.shape(live, is_error=True)
-    argv = [box.kubectl_bin, "patch", *target, f"--type={patch_type}", f"--patch={patch_json(patch)}"]
+    argv = [box.kubectl_bin, "patch", *target, f"--type={patch_type}", f"--patch={body}"]
     patched = await box.execute(None, [*argv, "--dry-run=server", "-o", "json"], stream=False)
     if patched.exit_code != 0:
         return box.shape(patched, is_error=True)
@@ -248,28 +252,44 @@ def _stable_yaml(text: str) -> str:
     return yaml.safe_dump(obj, sort_keys=True)
 
 
-def patch_json(patch: str) -> str:
+async def patch_json(patch: str) -> str:
     """Accept a JSON or YAML patch; return it as compact JSON (one argv element, never a flag)."""
-    try:
-        parsed = yaml.safe_load(patch)
-    except yaml.YAMLError as exc:
-        raise UnsafeArgument(f"patch: not valid JSON/YAML ({exc.__class__.__name__})") from None
+    return await anyio.to_thread.run_sync(_patch_json, patch)
+
+
+def _patch_json(patch: str) -> str:
+    docs = _load_input("patch", patch)
+    parsed = docs[0] if docs else None
     if not isinstance(parsed, dict | list):
         raise UnsafeArgument("patch: must be an object (or a list of operations for a JSON patch)")
     return json.dumps(parsed, separators=(",", ":"))
 
 
-def parse_manifest(manifest: str, box: Any) -> list[dict[str, Any]]:
-    """Parse a multi-document manifest; remember any Secret values in it so outputs never echo them."""
-    try:
-        docs = [doc for doc in yaml.safe_load_all(manifest) if doc is not None]
-    except yaml.YAMLError as exc:
-        raise UnsafeArgument(f"manifest: not valid YAML ({exc.__class__.__name__})") from None
+async def parse_manifest(manifest: str, redactor: Redactor) -> list[dict[str, Any]]:
+    """Parse a multi-document manifest (off the event loop, bounded); remember any Secret values in it so
+    this call's outputs never echo them."""
+    return await anyio.to_thread.run_sync(_parse_manifest, manifest, redactor)
+
+
+def _parse_manifest(manifest: str, redactor: Redactor) -> list[dict[str, Any]]:
+    docs = [doc for doc in _load_input("manifest", manifest) if doc is not None]
     if not docs or not all(isinstance(doc, dict) and doc.get("kind") for doc in docs):
         raise UnsafeArgument("manifest: every document must be a Kubernetes object with a kind")
-    box.redactor.redact_object(json.loads(json.dumps(docs)))
+    redactor.redact_object(json.loads(json.dumps(docs, default=str)))
     for doc in docs:
         for key in ("namespace", "name"):
             value = (doc.get("metadata") or {}).get(key)
             validate_optional("namespace" if key == "namespace" else "name", f"manifest metadata.{key}", value)
+    return docs
+
+
+def _load_input(argument: str, text: str) -> list[Any]:
+    try:
+        docs = yaml_input.load_all(text)
+    except yaml_input.YamlRefused as exc:
+        raise UnsafeArgument(f"{argument}: refused, {exc}") from None
+    except yaml.YAMLError as exc:
+        raise UnsafeArgument(f"{argument}: not valid JSON/YAML ({exc.__class__.__name__})") from None
+    if argument == "patch" and len(docs) > 1:
+        raise UnsafeArgument("patch: must be one document")
     return docs

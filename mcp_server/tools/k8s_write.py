@@ -36,7 +36,8 @@ async def k8s_apply(
     Preview first with k8s_diff. Secret values in the manifest never appear in any output.
     """
     box = toolbox_of(ctx)
-    await box.check_manifest_namespaces(parse_manifest(manifest, box), namespace)
+    namespace = box.namespace(namespace)
+    await box.check_manifest_namespaces(await parse_manifest(manifest, box.redactor), namespace)
     args = ["apply", "-f", "-", *_scope_args(namespace)]
     if server_side:
         args += ["--server-side", "--force-conflicts"]
@@ -55,7 +56,7 @@ async def k8s_patch(
     """Patch one object in place (`kubectl patch`). Preview with k8s_diff(kind, name, patch) first."""
     box = toolbox_of(ctx)
     args = ["patch", validate("kind", "kind", kind), validate("name", "name", name), *_scope_args(namespace)]
-    args += [f"--type={patch_type}", f"--patch={patch_json(patch)}"]
+    args += [f"--type={patch_type}", f"--patch={await patch_json(patch)}"]
     return await box.kubectl(ctx, args)
 
 

@@ -45,7 +45,10 @@ PatchType = Annotated[
 Release = Annotated[str, Field(description="Helm release name.")]
 Chart = Annotated[
     str,
-    Field(description="Chart reference: 'repo/chart', an oci:// or https:// URL, or a path to a chart on the server."),
+    Field(
+        description="Chart reference: 'repo/chart' (a repository added with helm_repo_add) or an https:// or oci:// "
+        "URL, always under one of the server's configured chart repositories; local paths are refused."
+    ),
 ]
 ValuesYaml = Annotated[str, Field(description="Values as a YAML document (passed on stdin as -f -); empty: none.")]
 SetValues = Annotated[
