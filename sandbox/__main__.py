@@ -1,4 +1,4 @@
-"""`python -m sandbox --port N --kubeconfig PATH [--host H] [--scenario NAME ...]`."""
+"""`python -m sandbox --port N --kubeconfig PATH [--host H] [--scenario NAME ...] [--admin-token T]`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from sandbox import scenarios
 from sandbox.app import SandboxServer
 
 
-def kubeconfig_text(url: str) -> str:
+def kubeconfig_text(url: str, token: str) -> str:
     return f"""apiVersion: v1
 kind: Config
 clusters:
@@ -24,7 +24,7 @@ clusters:
 users:
 - name: sandbox-user
   user:
-    token: sandbox-token
+    token: {token}
 contexts:
 - name: sandbox
   context:
@@ -35,13 +35,13 @@ current-context: sandbox
 """
 
 
-def write_kubeconfig(path: str, url: str) -> None:
+def write_kubeconfig(path: str, url: str, token: str) -> None:
     """Write atomically, so a process polling for the file never reads half of it."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
     with os.fdopen(fd, "w") as fh:
-        fh.write(kubeconfig_text(url))
+        fh.write(kubeconfig_text(url, token))
     os.replace(tmp, path)
 
 
@@ -52,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True, help="where to write a kubeconfig for this server")
     parser.add_argument("--scenario", action="append", default=[], choices=sorted(scenarios.SCENARIOS))
     parser.add_argument("--log-level", default="warning")
+    parser.add_argument(
+        "--admin-token",
+        default=os.environ.get("SANDBOX_ADMIN_TOKEN"),
+        help="the kubeconfig's token, in system:masters (default: $SANDBOX_ADMIN_TOKEN, else random)",
+    )
     args = parser.parse_args(argv)
 
-    server = SandboxServer()
+    server = SandboxServer(admin_token=args.admin_token)
     for name in args.scenario:
         scenarios.seed(server.store, name)
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
@@ -64,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     sock.bind((args.host, args.port))
     sock.listen(128)
     port = sock.getsockname()[1]
-    write_kubeconfig(args.kubeconfig, f"http://{args.host}:{port}")
+    write_kubeconfig(args.kubeconfig, f"http://{args.host}:{port}", server.tokens.admin_token)
     print(f"sandbox: serving http://{args.host}:{port} (kubeconfig {args.kubeconfig})", file=sys.stderr, flush=True)
     config = uvicorn.Config(
         server.build_app(),
