@@ -14,6 +14,11 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/teams/", views.settings_teams_view, name="org-settings-teams"),
     path("orgs/<slug:slug>/settings/clusters/", views.settings_clusters_view, name="org-settings-clusters"),
     path(
+        "orgs/<slug:slug>/settings/clusters/<uuid:cluster_id>/tools/",
+        views.cluster_tools_view,
+        name="org-settings-cluster-tools",
+    ),
+    path(
         "orgs/<slug:slug>/settings/clusters/<uuid:cluster_id>/test/",
         views.cluster_test_view,
         name="org-settings-cluster-test",
