@@ -80,3 +80,17 @@ async def test_the_cluster_forbids_what_its_rbac_does_not_allow_the_servers_iden
         f'secrets is forbidden: User "{carol}" cannot list resource "secrets" in API group "" in the namespace "{ns}"'
         in secrets.content[0].text
     )
+
+
+async def test_its_configuration_view_returns_the_kubeconfig_token_unless_only_core_tools_are_served(
+    kubernetes_mcp_server, sandbox_cluster
+):
+    # Why a connection to it must deny configuration_view (or serve `--toolsets core`): the token reaches the model.
+    async with mcp_session(kubernetes_mcp_server.url) as session:
+        view = await session.call_tool("configuration_view", {})
+    with run_kubernetes_mcp_server(sandbox_cluster.kubeconfig, sandbox_cluster.env, toolsets=["core"]) as server:
+        core = await list_tools(server.url)
+
+    assert sandbox_cluster.admin_token in view.content[0].text
+    assert "configuration_view" not in core
+    assert len(core) == 19
