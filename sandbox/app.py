@@ -199,7 +199,8 @@ class SandboxServer:
     async def add_user(self, request: Request) -> Response:
         """`POST /sandbox/users {"name": "ada@example.com", "groups": ["dev"]}` with the admin token: a bearer token
         for a new identity (201 `{"name", "groups", "token"}`)."""
-        if request.headers.get("authorization", "") != f"Bearer {self.tokens.admin_token}":
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, f"Bearer {self.tokens.admin_token}".encode()):
             return error_response(ApiError(401, "Unauthorized", "minting users needs the admin token"))
         body = await self.body(request)
         name, groups = body.get("name"), body.get("groups") or []

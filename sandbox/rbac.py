@@ -237,7 +237,10 @@ class Authorizer:
             if any(rule_allows(rule, a) for rule in grant.rules):
                 return True, f'RBAC: allowed by {grant.source} to User "{a.user.name}"'
             errors += grant.errors
-        return False, f"RBAC: [{', '.join(errors)}]" if errors else ""
+        if not errors:
+            return False, ""
+        # utilerrors.NewAggregate prints one error bare and several in brackets.
+        return False, f"RBAC: {errors[0]}" if len(errors) == 1 else f"RBAC: [{', '.join(errors)}]"
 
 
 def forbidden(a: Attributes, reason: str = "") -> ApiError:

@@ -98,6 +98,29 @@ def test_only_an_identity_allowed_to_impersonate_may_act_as_someone_else(sandbox
     assert forbidden(as_self).startswith(f'Error from server (Forbidden): pods is forbidden: User "{bot}" cannot list')
 
 
+def test_only_the_admin_mints_identities(sandbox_cluster):
+    users = f"{sandbox_cluster.url}/sandbox/users"
+    token = sandbox_cluster.add_user("mallory")
+
+    anonymous = httpx.post(users, json={"name": "eve", "groups": ["system:masters"]})
+    as_user = httpx.post(users, json={"name": "eve"}, headers={"Authorization": f"Bearer {token}"})
+
+    assert (anonymous.status_code, as_user.status_code) == (401, 401)
+
+
+def test_a_binding_to_a_missing_role_says_so_in_the_denial(sandbox_cluster, shop):
+    ns, ada = shop, f"ada@{shop}.example.com"
+    ghost = role("ghost", [], ns)
+    grant(sandbox_cluster, binding("ada-ghost", ghost, [("User", ada)], ns))
+
+    result = sandbox_cluster.kubectl("get", "pods", "-n", ns, "--as", ada, check=False)
+
+    assert forbidden(result).endswith(
+        f'cannot list resource "pods" in API group "" in the namespace "{ns}": '
+        'RBAC: role.rbac.authorization.k8s.io "ghost" not found'
+    )
+
+
 def test_an_unknown_token_is_unauthorized(sandbox_cluster):
     result = sandbox_cluster.kubectl_as("not-a-token", "get", "pods", check=False)
 
