@@ -32,7 +32,8 @@ Identity and RBAC (`sandbox/rbac.py`): bearer tokens (the kubeconfig's admin tok
 never limited; `POST /sandbox/users` with it mints more, `SandboxProcess.add_user` in tests), impersonation
 (`kubectl --as/--as-group`) only for callers allowed to `impersonate`, and every other identity authorised by the
 Roles, ClusterRoles, RoleBindings and ClusterRoleBindings stored, answered with Kubernetes' own 403 Status;
-`kubectl auth can-i` (Self{Subject,Rules}Reviews) tells the truth.
+`kubectl auth can-i` (Self{Subject,Rules}Reviews) tells the truth. A fresh cluster has the default ClusterRoles
+`cluster-admin`, `admin`, `edit` and `view` (`sandbox/default_roles.py`; `view` cannot read Secrets).
 
 Protobuf request bodies (sent by imperative `kubectl create namespace|configmap|secret|deployment|job`, `kubectl
 run`, and helm's default Secret storage driver) are decoded for those kinds and their common fields only

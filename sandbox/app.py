@@ -17,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import audit, behaviors, logs, openapi, patching, protobuf, rbac, resources, scenarios, tables
+from sandbox import (
+    audit,
+    behaviors,
+    default_roles,
+    logs,
+    openapi,
+    patching,
+    protobuf,
+    rbac,
+    resources,
+    scenarios,
+    tables,
+)
 from sandbox.controllers import Controller, seed_cluster
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import (
@@ -96,6 +108,7 @@ class SandboxServer:
     def __init__(self, admin_token: str | None = None) -> None:
         self.store = Store()
         seed_cluster(self.store)
+        default_roles.seed_default_roles(self.store)
         self.controller = Controller(self.store)
         self.requests = audit.RequestLog()
         self.tokens = rbac.Tokens(admin_token or secrets.token_urlsafe(24))

@@ -240,3 +240,29 @@ def test_the_audit_names_the_person_and_who_acted_for_them(sandbox_cluster, shop
         (ada, ["ops", "system:authenticated"], bot, ns, "api", 403)
     ]
     assert sandbox_cluster.get_json("deploy", "api", ns)["metadata"]["name"] == "api"
+
+
+def test_the_default_view_and_edit_roles_read_and_write_all_but_secrets_and_rbac(sandbox_cluster, shop):
+    ns, ada, bob = shop, f"ada@{shop}.example.com", f"bob@{shop}.example.com"
+    view, edit = ({"kind": "ClusterRole", "metadata": {"name": name}} for name in ("view", "edit"))
+    grant(
+        sandbox_cluster,
+        binding("ada-views", view, [("User", ada)], ns),
+        binding("bob-edits", edit, [("User", bob)], ns),
+    )
+    reader = role("reader", [rule(["get"], ["pods"])], ns)
+
+    pods = sandbox_cluster.kubectl("get", "pods", "-n", ns, "--as", ada)
+    secrets = sandbox_cluster.kubectl("get", "secrets", "-n", ns, "--as", ada, check=False)
+    bob_secrets = sandbox_cluster.kubectl("get", "secrets", "-n", ns, "--as", bob)
+    bob_scales = sandbox_cluster.kubectl("scale", "deploy/web", "-n", ns, "--replicas=2", "--as", bob)
+    bob_role = sandbox_cluster.kubectl("apply", "-f", "-", "--as", bob, input=as_input(reader), check=False)
+
+    assert "web-" in pods.stdout
+    assert forbidden(secrets) == (
+        f'Error from server (Forbidden): secrets is forbidden: User "{ada}" cannot list resource "secrets" in API '
+        f'group "" in the namespace "{ns}"'
+    )
+    assert bob_secrets.returncode == 0
+    assert "scaled" in bob_scales.stdout
+    assert 'cannot get resource "roles" in API group "rbac.authorization.k8s.io"' in forbidden(bob_role)
