@@ -130,3 +130,15 @@ def test_the_settings_page_shows_the_tools_and_edits_the_lists(trio, third_party
     third_party.refresh_from_db()
     assert third_party.tool_deny == ["pods_exec"]
     assert viewer.get(f"{page}{third_party.pk}/tools/").status_code == 403
+
+
+def test_it_lists_our_own_tool_servers_tools_with_its_token(trio, settings, toolserver):
+    settings.MCP_ALLOWED_NETWORKS = LOOPBACK
+    cluster = make_cluster(trio.org, "ours", url=toolserver.url, token=toolserver.token)
+
+    response = as_role(trio, "admin").get(f"{_base(trio)}{cluster.pk}/tools/")
+
+    tools = {t["name"]: t for t in response.json()["results"]}
+    assert (tools["k8s_get"]["approval"], tools["k8s_delete"]["approval"]) == ("none", "required")
+    assert tools["k8s_delete"]["annotations"]["destructiveHint"] is True
+    assert all(t["offered"] for t in tools.values())
