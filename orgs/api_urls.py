@@ -29,6 +29,7 @@ urlpatterns = [
     path("invitations/<str:token>/accept/", invitations.InvitationAcceptView.as_view(), name="invitation-accept"),
     path(ORG + "clusters/", clusters.ClusterListView.as_view(), name="cluster-list"),
     path(CLUSTER, clusters.ClusterDetailView.as_view(), name="cluster-detail"),
+    path(CLUSTER + "tools/", clusters.ClusterToolsView.as_view(), name="cluster-tools"),
     path(CLUSTER + "grants/", clusters.GrantListView.as_view(), name="grant-list"),
     path(CLUSTER + "grants/<uuid:grant_id>/", clusters.GrantDetailView.as_view(), name="grant-detail"),
     path(ORG + "audit/", clusters.AuditListView.as_view(), name="audit-list"),

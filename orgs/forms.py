@@ -2,7 +2,11 @@
 
 from django import forms
 
-from orgs.models import Role
+from orgs.models import ClusterConnection, Role
+
+
+def _names(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 class LoginForm(forms.Form):
@@ -65,10 +69,41 @@ class ClusterForm(forms.Form):
     default_namespace = forms.CharField(max_length=63, initial="default")
     allowed_namespaces = forms.CharField(required=False, help_text="Comma-separated; empty allows all.")
     read_only = forms.BooleanField(required=False, label="Read-only (no changes allowed)")
+    kind = forms.ChoiceField(
+        label="Server kind",
+        choices=ClusterConnection.Kind.choices,
+        required=False,
+        initial=ClusterConnection.Kind.SKYFLO,
+    )
+    tool_allow = forms.CharField(
+        label="Allowed tools", required=False, help_text="Comma-separated tool names; empty offers every tool."
+    )
+    tool_deny = forms.CharField(
+        label="Denied tools", required=False, help_text="Comma-separated; never offered to the model."
+    )
 
     def clean_allowed_namespaces(self) -> list[str]:
-        raw = self.cleaned_data["allowed_namespaces"]
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        return _names(self.cleaned_data["allowed_namespaces"])
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data["kind"] or ClusterConnection.Kind.SKYFLO
+
+    def clean_tool_allow(self) -> list[str]:
+        return _names(self.cleaned_data["tool_allow"])
+
+    def clean_tool_deny(self) -> list[str]:
+        return _names(self.cleaned_data["tool_deny"])
+
+
+class ClusterToolListsForm(forms.Form):
+    tool_allow = forms.CharField(required=False)
+    tool_deny = forms.CharField(required=False)
+
+    def clean_tool_allow(self) -> list[str]:
+        return _names(self.cleaned_data["tool_allow"])
+
+    def clean_tool_deny(self) -> list[str]:
+        return _names(self.cleaned_data["tool_deny"])
 
 
 class GrantForm(forms.Form):

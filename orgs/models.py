@@ -15,6 +15,9 @@ from orgs.signals import user_password_changed
 dns_label = RegexValidator(
     r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", "Must be a DNS-1123 label: lowercase letters, digits and '-'."
 )
+# MCP tool names (spec 2025-11-25): 1-128 characters of A-Z a-z 0-9 _ - .
+TOOL_NAME = RegexValidator(r"^[A-Za-z0-9_.-]{1,128}$", "Tool names are 1-128 letters, digits, '_', '-' or '.'.")
+TOOL_LIST_MAX = 200
 
 
 class UserManager(BaseUserManager):
@@ -160,6 +163,10 @@ class Invitation(models.Model):
 
 
 class ClusterConnection(models.Model):
+    class Kind(models.TextChoices):
+        SKYFLO = "skyflo", "Skyflo tool server"
+        MCP = "mcp", "Other MCP server (streamable HTTP)"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="clusters")
     name = models.CharField(max_length=63, validators=[dns_label])
@@ -169,6 +176,10 @@ class ClusterConnection(models.Model):
     allowed_namespaces = models.JSONField(default=list, blank=True)
     read_only = models.BooleanField(default=False)
     is_sandbox = models.BooleanField(default=False, help_text="The simulated cluster of the embedded demo.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SKYFLO)
+    # Tool names an admin lets the model see: when tool_allow is set only those; never those in tool_deny.
+    tool_allow = models.JSONField(default=list, blank=True)
+    tool_deny = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -192,6 +203,15 @@ class ClusterConnection(models.Model):
                 dns_label(name)
             except ValidationError:
                 raise ValidationError({"allowed_namespaces": f"{name[:70]!r}: {dns_label.message}"}) from None
+        for field in ("tool_allow", "tool_deny"):
+            _tool_names_check(field, getattr(self, field))
+        both = set(self.tool_allow) & set(self.tool_deny)
+        if both:
+            raise ValidationError({"tool_deny": f"Both allowed and denied: {', '.join(sorted(both)[:5])}."})
+
+    def tool_offered(self, name: str) -> bool:
+        """Whether the admin's lists let the model see the tool `name`."""
+        return name not in self.tool_deny and (not self.tool_allow or name in self.tool_allow)
 
     @property
     def mcp_server_token(self) -> str:
@@ -200,6 +220,18 @@ class ClusterConnection(models.Model):
     @mcp_server_token.setter
     def mcp_server_token(self, value: str) -> None:
         self.mcp_token_encrypted = secret_encrypt(value)
+
+
+def _tool_names_check(field: str, names) -> None:
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValidationError({field: "A list of tool names."})
+    if len(names) > TOOL_LIST_MAX:
+        raise ValidationError({field: f"At most {TOOL_LIST_MAX} tool names."})
+    for name in names:
+        try:
+            TOOL_NAME(name)
+        except ValidationError:
+            raise ValidationError({field: f"{name[:70]!r}: {TOOL_NAME.message}"}) from None
 
 
 class AuditEvent(models.Model):

@@ -16,6 +16,11 @@ urlpatterns = [
     path("orgs/<slug:slug>/settings/model/", views.settings_model_view, name="org-settings-model"),
     path("orgs/<slug:slug>/settings/model/test/", views.model_test_view, name="org-settings-model-test"),
     path(
+        "orgs/<slug:slug>/settings/clusters/<uuid:cluster_id>/tools/",
+        views.cluster_tools_view,
+        name="org-settings-cluster-tools",
+    ),
+    path(
         "orgs/<slug:slug>/settings/clusters/<uuid:cluster_id>/test/",
         views.cluster_test_view,
         name="org-settings-cluster-test",

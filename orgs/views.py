@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from rest_framework.exceptions import APIException
 
-from orgs import forms, selectors, services
+from orgs import forms, selectors, services, tool_catalog
 from orgs.models import Invitation, Membership, Role, User
 from orgs.services import tool_server_address
 from orgs.services.tool_server_address import tool_server_url_check
@@ -335,6 +335,11 @@ def _cluster_action(request, org) -> None:
     cluster = selectors.cluster_get(user=actor, org=org, cluster_id=request.POST.get("cluster"))
     if action == "delete":
         _run_action(request, lambda: services.cluster_delete(actor=actor, cluster=cluster, ip=ip))
+    elif action == "tools":
+        form = forms.ClusterToolListsForm(request.POST)
+        if form.is_valid():
+            lists = form.cleaned_data
+            _run_action(request, lambda: services.cluster_update(actor=actor, cluster=cluster, ip=ip, **lists))
     elif action == "revoke":
         grant_id = request.POST.get("grant")
         _run_action(request, lambda: services.cluster_grant_delete(actor=actor, cluster=cluster, grant_id=grant_id))
@@ -350,6 +355,18 @@ def _cluster_action(request, org) -> None:
             request,
             lambda: services.cluster_grant_create(actor=actor, cluster=cluster, permission=permission, ip=ip, **holder),
         )
+
+
+@login_required
+def cluster_tools_view(request: HttpRequest, slug: str, cluster_id) -> HttpResponse:
+    """The cluster's MCP tools with their annotations and the approval each gets (admins; lists tools only)."""
+    org = _settings_org(request, slug)
+    cluster = selectors.cluster_get(user=request.user, org=org, cluster_id=cluster_id)
+    try:
+        tools, error = tool_catalog.cluster_tool_catalog(cluster), None
+    except tool_catalog.ToolServerUnreachable:
+        tools, error = [], CONNECT_FAILED
+    return _settings_render(request, org, "cluster_tools", {"cluster": cluster, "tools": tools, "error": error})
 
 
 @login_required

@@ -25,8 +25,15 @@ all in namespace `shop`: `crashloop` (deployment `payments`), `imagepull` (deplo
 ConfigMap `shop-config`, Secret `shop-secrets`, plus `payments`).
 
 Every request answered is logged in order (method, path, verb, namespace, resource, name, status, dry run,
-user agent, time): `GET /sandbox/requests?after=SEQ` (`sandbox/audit.py`), so tests and evals can tell what a
-client really changed.
+user agent, time, and who: user, groups, impersonated_by): `GET /sandbox/requests?after=SEQ` (`sandbox/audit.py`),
+so tests and evals can tell what a client really changed, and as whom.
+
+Identity and RBAC (`sandbox/rbac.py`): bearer tokens (the kubeconfig's admin token is in `system:masters` and is
+never limited; `POST /sandbox/users` with it mints more, `SandboxProcess.add_user` in tests), impersonation
+(`kubectl --as/--as-group`) only for callers allowed to `impersonate`, and every other identity authorised by the
+Roles, ClusterRoles, RoleBindings and ClusterRoleBindings stored, answered with Kubernetes' own 403 Status;
+`kubectl auth can-i` (Self{Subject,Rules}Reviews) tells the truth. A fresh cluster has the default ClusterRoles
+`cluster-admin`, `admin`, `edit` and `view` (`sandbox/default_roles.py`; `view` cannot read Secrets).
 
 Protobuf request bodies (sent by imperative `kubectl create namespace|configmap|secret|deployment|job`, `kubectl
 run`, and helm's default Secret storage driver) are decoded for those kinds and their common fields only
@@ -34,6 +41,6 @@ run`, and helm's default Secret storage driver) are decoded for those kinds and 
 
 Not supported: exec/attach/port-forward (no streaming upgrades), the metrics API (`kubectl top`), aggregated
 discovery (plain discovery documents are served instead), `/openapi/v2` (so a `kind: List` document needs
-`--validate=false`; multi-document YAML works), admission webhooks, RBAC enforcement (every request is allowed),
+`--validate=false`; multi-document YAML works), admission webhooks, ClusterRole aggregation,
 and pagination (`limit` is ignored; lists are returned whole).
 """

@@ -1,13 +1,13 @@
-"""`python -m sandbox --port N --kubeconfig PATH [--host H] [--scenario NAME ...] [--tls-cert C --tls-key K
-[--tls-ca CA]] [--token T]`.
+"""`python -m sandbox --port N --kubeconfig PATH [--host H] [--scenario NAME ...] [--admin-token T]
+[--tls-cert C --tls-key K [--tls-ca CA]]`.
 
-With TLS it serves https (as a real API server does); with `--token` it answers 401 to requests that do not carry
-`Authorization: Bearer T` (health endpoints excepted). Tests of in-cluster identity use both."""
+With TLS it serves https (as a real API server does; kubectl sends credentials only over TLS). The kubeconfig
+carries the admin's token (system:masters); sandbox/rbac.py authenticates every request and authorises it by the
+RBAC objects stored."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import socket
 import sys
@@ -19,7 +19,7 @@ from sandbox import scenarios
 from sandbox.app import SandboxServer
 
 
-def kubeconfig_text(url: str, *, token: str = "sandbox-token", ca: str | None = None) -> str:  # noqa: S107
+def kubeconfig_text(url: str, token: str = "", *, ca: str | None = None) -> str:
     authority = f"\n    certificate-authority: {os.path.abspath(ca)}" if ca else ""
     return f"""apiVersion: v1
 kind: Config
@@ -41,33 +41,14 @@ current-context: sandbox
 """
 
 
-def write_kubeconfig(path: str, url: str, **options) -> None:
+def write_kubeconfig(path: str, url: str, token: str, *, ca: str | None = None) -> None:
     """Write atomically, so a process polling for the file never reads half of it."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".kubeconfig-")
     with os.fdopen(fd, "w") as fh:
-        fh.write(kubeconfig_text(url, **options))
+        fh.write(kubeconfig_text(url, token, ca=ca))
     os.replace(tmp, path)
-
-
-class BearerTokenGate:
-    """Answers 401 (a Kubernetes Status) to requests without the bearer token; health endpoints stay open."""
-
-    OPEN = ("/healthz", "/readyz", "/livez")
-
-    def __init__(self, app, token: str) -> None:
-        self.app, self.expected = app, f"Bearer {token}".encode()
-
-    async def __call__(self, scope, receive, send) -> None:
-        headers = dict(scope.get("headers", ()))
-        if scope["type"] != "http" or scope["path"] in self.OPEN or headers.get(b"authorization") == self.expected:
-            await self.app(scope, receive, send)
-            return
-        status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Unauthorized", "code": 401}
-        body = json.dumps({**status, "message": "Unauthorized"}).encode()
-        await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,12 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-cert", help="serve https with this certificate (PEM)")
     parser.add_argument("--tls-key", help="the certificate's private key (PEM)")
     parser.add_argument("--tls-ca", help="the CA certificate written into the kubeconfig")
-    parser.add_argument("--token", help="require this bearer token")
+    parser.add_argument(
+        "--admin-token",
+        "--token",
+        default=os.environ.get("SANDBOX_ADMIN_TOKEN"),
+        help="the kubeconfig's token, in system:masters (default: $SANDBOX_ADMIN_TOKEN, else random)",
+    )
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
 
-    server = SandboxServer()
+    server = SandboxServer(admin_token=args.admin_token)
     for name in args.scenario:
         scenarios.seed(server.store, name)
     # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP, and without it
@@ -96,11 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     sock.listen(128)
     port = sock.getsockname()[1]
     url = f"{'https' if args.tls_cert else 'http'}://{args.host}:{port}"
-    write_kubeconfig(args.kubeconfig, url, token=args.token or "sandbox-token", ca=args.tls_ca)
+    write_kubeconfig(args.kubeconfig, url, server.tokens.admin_token, ca=args.tls_ca)
     print(f"sandbox: serving {url} (kubeconfig {args.kubeconfig})", file=sys.stderr, flush=True)
-    app = server.build_app()
     config = uvicorn.Config(
-        BearerTokenGate(app, args.token) if args.token else app,
+        server.build_app(),
         ssl_certfile=args.tls_cert,
         ssl_keyfile=args.tls_key,
         log_level=args.log_level,

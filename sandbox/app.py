@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,19 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from sandbox import audit, behaviors, logs, openapi, patching, protobuf, resources, scenarios, tables
+from sandbox import (
+    audit,
+    behaviors,
+    default_roles,
+    logs,
+    openapi,
+    patching,
+    protobuf,
+    rbac,
+    resources,
+    scenarios,
+    tables,
+)
 from sandbox.controllers import Controller, seed_cluster
 from sandbox.resources import BY_PATH, ResourceType
 from sandbox.selectors import (
@@ -92,11 +105,14 @@ def parse_target(group: str, version: str, parts: list[str]) -> Target:
 
 
 class SandboxServer:
-    def __init__(self) -> None:
+    def __init__(self, admin_token: str | None = None) -> None:
         self.store = Store()
         seed_cluster(self.store)
+        default_roles.seed_default_roles(self.store)
         self.controller = Controller(self.store)
         self.requests = audit.RequestLog()
+        self.tokens = rbac.Tokens(admin_token or secrets.token_urlsafe(24))
+        self.authorizer = rbac.Authorizer(self.store)
         self._task: asyncio.Task | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -122,6 +138,7 @@ class SandboxServer:
             Route("/sandbox/scenarios", lambda r: json_response({"scenarios": sorted(scenarios.SCENARIOS)})),
             Route("/sandbox/scenarios/{name}", self.seed_scenario, methods=["POST"]),
             Route("/sandbox/requests", self.request_log),
+            Route("/sandbox/users", self.add_user, methods=["POST"]),
             Route("/api/{version}", self.core_resources),
             Route("/api/{version}/{rest:path}", self.core_dispatch, methods=methods),
             Route(
@@ -131,7 +148,10 @@ class SandboxServer:
             Route("/apis/{group}/{version}", self.group_resources),
             Route("/apis/{group}/{version}/{rest:path}", self.group_dispatch, methods=methods),
         ]
-        middleware = [Middleware(audit.RequestLogMiddleware, log=self.requests)]
+        middleware = [
+            Middleware(audit.RequestLogMiddleware, log=self.requests),
+            Middleware(rbac.AuthMiddleware, tokens=self.tokens, authorizer=self.authorizer),
+        ]
         return Starlette(routes=routes, lifespan=self.lifespan, middleware=middleware)
 
     # ---- discovery ---------------------------------------------------------------------------------------
@@ -189,20 +209,35 @@ class SandboxServer:
             return json_response({"error": "after must be a request sequence number"}, 400)
         return json_response({"last": self.requests.seq, "requests": self.requests.after(int(after))})
 
+    async def add_user(self, request: Request) -> Response:
+        """`POST /sandbox/users {"name": "ada@example.com", "groups": ["dev"]}` with the admin token: a bearer token
+        for a new identity (201 `{"name", "groups", "token"}`)."""
+        given = request.headers.get("authorization", "").encode()
+        if not secrets.compare_digest(given, f"Bearer {self.tokens.admin_token}".encode()):
+            return error_response(ApiError(401, "Unauthorized", "minting users needs the admin token"))
+        body = await self.body(request)
+        name, groups = body.get("name"), body.get("groups") or []
+        if not isinstance(name, str) or not name or not all(isinstance(g, str) and g for g in groups):
+            return error_response(ApiError(422, "Invalid", "name must be a non-empty string, groups a list of them"))
+        token = self.tokens.add(name, groups)
+        return json_response({"name": name, "groups": groups, "token": token}, 201)
+
     async def review(self, request: Request) -> Response:
+        """SelfSubjectAccessReview / SelfSubjectRulesReview, answered for the (possibly impersonated) caller."""
         kind = resources.REVIEWS.get(request.path_params["plural"])
         if kind is None:
             return error_response(not_served(request.url.path))
+        try:
+            spec = (await self.body(request)).get("spec") or {}
+        except ApiError as exc:
+            return error_response(exc)
+        user = request.scope[rbac.SCOPE_KEY]
         if kind == "SelfSubjectAccessReview":
-            status = {"allowed": True, "reason": "the sandbox cluster allows every request"}
+            status = rbac.access_review(self.authorizer, user, spec)
         else:
-            status = {
-                "resourceRules": [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}],
-                "nonResourceRules": [{"verbs": ["*"], "nonResourceURLs": ["*"]}],
-                "incomplete": False,
-            }
+            status = rbac.rules_review(self.authorizer, user, spec.get("namespace", ""))
         api_version = f"{resources.REVIEW_GROUP}/{resources.REVIEW_VERSION}"
-        body = {"kind": kind, "apiVersion": api_version, "metadata": {}, "spec": {}, "status": status}
+        body = {"kind": kind, "apiVersion": api_version, "metadata": {}, "spec": spec, "status": status}
         return json_response(body, 201)
 
     # ---- resources ---------------------------------------------------------------------------------------

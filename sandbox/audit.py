@@ -2,7 +2,8 @@
 
 Evals and tests read it to tell what a client really did to the cluster (which mutations, when, on what),
 independently of what the client says it did. An entry is recorded when the response starts, so it exists
-before the client has the answer.
+before the client has the answer. It is also the cluster's audit: who acted (`user`, `groups`, and
+`impersonated_by`, the authenticated caller when the request impersonated `user`), as sandbox/rbac.py decided.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sandbox.rbac import SCOPE_KEY
 from sandbox.resources import BY_PATH, REVIEWS
 
 KEEP = 100_000
@@ -64,6 +66,7 @@ class RequestLog:
         fields = {k: target.get(k, "") for k in ("group", "version", "namespace", "resource", "name", "subresource")}
         dry_run = query.get("dryRun", [""])[0] == "All"
         headers = dict(scope.get("headers") or [])
+        who = scope.get(SCOPE_KEY)
         self.seq += 1
         self.entries.append(
             {
@@ -82,6 +85,7 @@ class RequestLog:
                 and not dry_run
                 and target.get("resource") not in REVIEWS,
                 **fields,
+                **(who.record() if who else {"user": "", "groups": [], "impersonated_by": ""}),
             }
         )
 

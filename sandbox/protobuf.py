@@ -131,6 +131,26 @@ SCHEMAS: dict[str, dict[int, tuple[str, str, bool]]] = {
         2: ("subjects", "Subject", True),
         3: ("roleRef", "RoleRef", False),
     },
+    "SelfSubjectAccessReview": {
+        1: ("metadata", "ObjectMeta", False),
+        2: ("spec", "SelfSubjectAccessReviewSpec", False),
+    },
+    "SelfSubjectAccessReviewSpec": {
+        1: ("resourceAttributes", "ResourceAttributes", False),
+        2: ("nonResourceAttributes", "NonResourceAttributes", False),
+    },
+    "ResourceAttributes": {
+        1: ("namespace", _S, False),
+        2: ("verb", _S, False),
+        3: ("group", _S, False),
+        4: ("version", _S, False),
+        5: ("resource", _S, False),
+        6: ("subresource", _S, False),
+        7: ("name", _S, False),
+    },
+    "NonResourceAttributes": {1: ("path", _S, False), 2: ("verb", _S, False)},
+    "SelfSubjectRulesReview": {1: ("metadata", "ObjectMeta", False), 2: ("spec", "SelfSubjectRulesReviewSpec", False)},
+    "SelfSubjectRulesReviewSpec": {1: ("namespace", _S, False)},
 }
 KEEP_ZERO = {"replicas"}
 

@@ -45,6 +45,16 @@ class CommandFailed(subprocess.CalledProcessError):
         return f"{' '.join(self.cmd)} exited {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}"
 
 
+def _run(env: dict, tool: str, args: tuple[str, ...], input: str | None, check: bool, timeout: float):
+    exe = shutil.which(tool, path=env["PATH"]) or tool
+    result = subprocess.run(  # noqa: S603 - fixed tool, test-controlled arguments
+        [exe, *args], env=env, input=input, text=True, capture_output=True, timeout=timeout, check=False
+    )
+    if check and result.returncode != 0:
+        raise CommandFailed(result.returncode, [tool, *args], result.stdout, result.stderr)
+    return result
+
+
 @dataclass
 class SandboxProcess:
     """A running sandbox API server and an environment in which kubectl and helm talk to it.
@@ -59,22 +69,35 @@ class SandboxProcess:
     env: dict[str, str]
     process: subprocess.Popen
     workdir: str
+    admin_token: str = field(default="", repr=False)
     helm_database: str | None = None
     _admin_url: str | None = field(default=None, repr=False)
 
     def _run(self, tool: str, args: tuple[str, ...], input: str | None, check: bool, timeout: float):
-        exe = shutil.which(tool, path=self.env["PATH"]) or tool
-        result = subprocess.run(  # noqa: S603 - fixed tool, test-controlled arguments
-            [exe, *args], env=self.env, input=input, text=True, capture_output=True, timeout=timeout, check=False
-        )
-        if check and result.returncode != 0:
-            raise CommandFailed(result.returncode, [tool, *args], result.stdout, result.stderr)
-        return result
+        return _run(self.env, tool, args, input, check, timeout)
 
     def kubectl(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
         return self._run("kubectl", args, input, check, timeout)
+
+    def kubectl_as(
+        self, token: str, *args: str, input: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
+        """kubectl authenticated by `token` (from `add_user`) instead of the admin's kubeconfig."""
+        env = dict(self.env, KUBECONFIG=self.kubeconfig_for(token))
+        return _run(env, "kubectl", args, input, check, timeout)
+
+    def kubeconfig_for(self, token: str) -> str:
+        """A kubeconfig authenticating as `token`. kubectl sends credentials only over TLS, so on plain HTTP the
+        token rides in the server URL's path (`/identity/<token>`, see sandbox/rbac.py)."""
+        path = Path(self.workdir) / f"kubeconfig-{token[:12]}"
+        if not path.exists():
+            text = Path(self.kubeconfig).read_text()
+            if self.url.startswith("http://"):
+                text = text.replace(f"server: {self.url}", f"server: {self.url}/identity/{token}")
+            path.write_text(re.sub(r"token:\s*\S+", f"token: {token}", text))
+        return str(path)
 
     def helm(
         self, *args: str, input: str | None = None, check: bool = True, timeout: float = 120
@@ -87,11 +110,12 @@ class SandboxProcess:
             args += ["-n", namespace]
         return json.loads(self.kubectl(*args).stdout)
 
-    def request(self, method: str, path: str, body: dict | None = None) -> dict:
-        """A raw HTTP call to the server (used for setup; tests should drive kubectl)."""
+    def request(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> dict:
+        """A raw HTTP call to the server as the admin, or as `token` (used for setup; tests should drive kubectl)."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310 - http://127.0.0.1
         req.add_header("Content-Type", "application/json")
+        req.add_header("Authorization", f"Bearer {token or self.admin_token}")
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"{}")
 
@@ -104,6 +128,11 @@ class SandboxProcess:
         """The server's request log after `seq` (sandbox/audit.py): (last seq, entries)."""
         body = self.request("GET", f"/sandbox/requests?after={seq}")
         return body["last"], body["requests"]
+
+    def add_user(self, name: str, groups: tuple[str, ...] | list[str] = ()) -> str:
+        """A bearer token for a new identity `name` in `groups` (plus system:authenticated); RBAC applies to it.
+        Use it with `kubectl("--token", token, ...)`, or impersonate with `kubectl("--as", name, ...)`."""
+        return self.request("POST", "/sandbox/users", {"name": name, "groups": list(groups)})["token"]
 
     def new_namespace(self, prefix: str = "test") -> str:
         base = re.sub(r"[^a-z0-9-]", "-", prefix.lower()).strip("-")[:40] or "test"
@@ -168,6 +197,11 @@ def _helm_connection_string(database_url: str, name: str) -> str:
     return url if "sslmode=" in url else url + ("&" if "?" in url else "?") + "sslmode=disable"
 
 
+def _kubeconfig_token(kubeconfig: str) -> str:
+    match = re.search(r"token:\s*(\S+)", Path(kubeconfig).read_text())
+    return match.group(1) if match else ""
+
+
 def _wait_ready(process: subprocess.Popen, kubeconfig: Path, log_path: Path) -> str:
     deadline = time.monotonic() + START_TIMEOUT
     url = None
@@ -212,7 +246,14 @@ def start_sandbox(port: int = 0, scenarios: tuple[str, ...] = (), helm_database:
         HELM_CONFIG_HOME=str(workdir / "helm-config"),
         HELM_DATA_HOME=str(workdir / "helm-data"),
     )
-    sandbox = SandboxProcess(url=url, kubeconfig=str(kubeconfig), env=env, process=process, workdir=str(workdir))
+    sandbox = SandboxProcess(
+        url=url,
+        kubeconfig=str(kubeconfig),
+        env=env,
+        process=process,
+        workdir=str(workdir),
+        admin_token=_kubeconfig_token(str(kubeconfig)),
+    )
     if helm_database:
         database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
         try:

@@ -24,6 +24,10 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 bash scripts/k8s_tools.sh
+# The third-party MCP server the tests drive (tests/third_party_mcp.py); only the dev setup needs it.
+if [ "$reqs" = requirements-dev.txt ]; then
+  bash scripts/kubernetes_mcp_server.sh
+fi
 
 # Headless Chromium for the browser tests (tests/browser/, driven by playwright; `playwright install` is not used).
 if [ "$reqs" = requirements-dev.txt ] && [ ! -x /usr/bin/chromium ]; then

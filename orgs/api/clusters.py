@@ -1,10 +1,11 @@
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from orgs import services
 from orgs.api.common import OrgView, UserBriefOutput
-from orgs.models import ClusterConnection, User
+from orgs.models import ClusterConnection, Role, User
 from orgs.selectors import (
     CLUSTER_CODENAMES,
     audit_list,
@@ -12,8 +13,10 @@ from orgs.selectors import (
     cluster_grant_get,
     cluster_grant_list,
     cluster_list,
+    membership_require,
     team_get,
 )
+from orgs.tool_catalog import APPROVAL_NONE, APPROVAL_REQUIRED, ToolServerUnreachable, cluster_tool_catalog
 
 
 class ClusterOutput(serializers.Serializer):
@@ -27,6 +30,9 @@ class ClusterOutput(serializers.Serializer):
     allowed_namespaces = serializers.ListField(child=serializers.CharField())
     read_only = serializers.BooleanField()
     is_sandbox = serializers.BooleanField()
+    kind = serializers.ChoiceField(choices=ClusterConnection.Kind.choices)
+    tool_allow = serializers.ListField(child=serializers.CharField())
+    tool_deny = serializers.ListField(child=serializers.CharField())
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -41,6 +47,9 @@ class ClusterInput(serializers.Serializer):
     default_namespace = serializers.CharField(max_length=63, required=False)
     allowed_namespaces = serializers.ListField(child=serializers.CharField(max_length=63), required=False)
     read_only = serializers.BooleanField(required=False)
+    kind = serializers.ChoiceField(choices=ClusterConnection.Kind.choices, required=False)
+    tool_allow = serializers.ListField(child=serializers.CharField(max_length=128), required=False, max_length=200)
+    tool_deny = serializers.ListField(child=serializers.CharField(max_length=128), required=False, max_length=200)
 
 
 class ClusterListView(OrgView):
@@ -78,6 +87,56 @@ class ClusterDetailView(ClusterScopedView):
     def delete(self, request, slug, cluster_id):
         services.cluster_delete(actor=request.user, cluster=self.get_cluster(), ip=self.ip)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ToolAnnotationsOutput(serializers.Serializer):
+    readOnlyHint = serializers.BooleanField(source="read_only_hint", allow_null=True)  # noqa: N815 - MCP's names
+    destructiveHint = serializers.BooleanField(source="destructive_hint", allow_null=True)  # noqa: N815
+    idempotentHint = serializers.BooleanField(source="idempotent_hint", allow_null=True)  # noqa: N815
+    openWorldHint = serializers.BooleanField(source="open_world_hint", allow_null=True)  # noqa: N815
+
+
+class ClusterToolOutput(serializers.Serializer):
+    """A tool of the cluster's MCP server: `offered` (the allow/deny lists let the model see it) and `approval`
+    (`none` only for readOnlyHint true; `required` otherwise, no annotations included)."""
+
+    name = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    annotations = ToolAnnotationsOutput(source="*")
+    offered = serializers.BooleanField()
+    approval = serializers.ChoiceField(choices=[APPROVAL_NONE, APPROVAL_REQUIRED])
+
+
+class ClusterToolPageOutput(serializers.Serializer):
+    results = ClusterToolOutput(many=True)
+    next = serializers.CharField(allow_null=True)
+    previous = serializers.CharField(allow_null=True)
+
+
+class ToolServerErrorOutput(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ToolServerBadGateway(APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_detail = (
+        "Could not list this cluster's tools: check the MCP server's URL, its token and that it is running."
+    )
+    default_code = "tool_server_unreachable"
+
+
+class ClusterToolsView(ClusterScopedView):
+    @extend_schema(responses={200: ClusterToolPageOutput, 502: ToolServerErrorOutput}, tags=["clusters"])
+    def get(self, request, slug, cluster_id):
+        """The MCP server's tools with their annotations and the approval they get (admins)."""
+        membership_require(user=request.user, org=self.get_org(), role=Role.ADMIN)
+        try:
+            tools = cluster_tool_catalog(self.get_cluster())
+        except ToolServerUnreachable:
+            raise ToolServerBadGateway from None
+        # A server lists tens of tools: one page, in the list shape every endpoint answers.
+        return Response({"results": ClusterToolOutput(tools, many=True).data, "next": None, "previous": None})
 
 
 class GrantTeamOutput(serializers.Serializer):

@@ -22,7 +22,16 @@ from orgs.services.audit import audit_record
 from orgs.services.tool_server_address import tool_server_url_check
 from skyflo.api_errors import Conflict
 
-CLUSTER_FIELDS = ("name", "mcp_server_url", "default_namespace", "allowed_namespaces", "read_only")
+CLUSTER_FIELDS = (
+    "name",
+    "mcp_server_url",
+    "default_namespace",
+    "allowed_namespaces",
+    "read_only",
+    "kind",
+    "tool_allow",
+    "tool_deny",
+)
 
 
 @transaction.atomic
@@ -37,6 +46,9 @@ def cluster_create(
     allowed_namespaces: list[str] | tuple[str, ...] = (),
     read_only: bool = False,
     is_sandbox: bool = False,
+    kind: str = ClusterConnection.Kind.SKYFLO,
+    tool_allow: list[str] | tuple[str, ...] = (),
+    tool_deny: list[str] | tuple[str, ...] = (),
     ip: str | None = None,
 ) -> ClusterConnection:
     """Connect a cluster (admin+). The embedded launcher calls this with actor=None for the first org's cluster."""
@@ -49,6 +61,9 @@ def cluster_create(
         allowed_namespaces=list(allowed_namespaces),
         read_only=read_only,
         is_sandbox=is_sandbox,
+        kind=kind,
+        tool_allow=list(tool_allow),
+        tool_deny=list(tool_deny),
     )
     cluster.mcp_server_token = mcp_server_token
     cluster.full_clean()
