@@ -49,7 +49,9 @@ def test_health_is_open_and_the_api_is_not(tls_sandbox):
         with_token = client.get(f"{base}/api/v1/namespaces", headers={"Authorization": f"Bearer {tls_sandbox.token}"})
 
     assert ready.status_code == 200
-    assert anonymous.status_code == 401
-    assert anonymous.json()["reason"] == "Unauthorized"
+    # As an API server with anonymous auth on: a request without credentials is system:anonymous, whom no role allows.
+    assert anonymous.status_code == 403
+    assert anonymous.json()["reason"] == "Forbidden"
+    assert 'User "system:anonymous" cannot list resource "namespaces"' in anonymous.json()["message"]
     assert with_token.status_code == 200
     assert with_token.json()["kind"] == "NamespaceList"
