@@ -28,10 +28,12 @@ def script_for(*pairs: tuple[Scenario, Solution | None]) -> list[dict]:
 
 
 def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
-    """The solution as goals of the schema-only double: its tool calls in order, its final answer as the text."""
+    """The solution as goals of the schema-only double: its tool calls in order, its final answer as the text, and
+    arrays of as many items as calls (so a plan has a step per call: a change is only offered to the executor)."""
     resolved = (solution or scenario.solution).resolved(scenario.namespace)
     return {
         "goals": [goal(c.tool, c.args) for c in resolved.calls],
+        "items": max(1, len(resolved.calls)),
         "answer": resolved.answer,
         "text": resolved.calls[0].title if resolved.calls else "Answer the question",
     }
