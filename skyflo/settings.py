@@ -5,6 +5,7 @@ import ipaddress
 import os
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -41,6 +42,7 @@ INSTALLED_APPS = [
     "orgs",
     "chats",
     "workflows",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -235,6 +237,15 @@ MAX_CONCURRENT_RUNS_PER_USER = env_int("SKYFLO_MAX_CONCURRENT_RUNS_PER_USER", 3,
 APPROVAL_TTL = timedelta(minutes=env_int("SKYFLO_APPROVAL_TTL_MINUTES", 30, minimum=1))
 VERIFY_MAX_REPLANS = env_int("SKYFLO_VERIFY_MAX_REPLANS", 2, minimum=0)
 RUN_HEARTBEAT_TIMEOUT_S = env_int("SKYFLO_RUN_HEARTBEAT_TIMEOUT_S", 60, minimum=5)
+
+# --- budgets and the audit sink (insights/) ----------------------------------------------------------------
+# What a run still going counts against a monthly budget at least (insights/budgets.py).
+BUDGET_RUN_RESERVE_TOKENS = env_int("SKYFLO_BUDGET_RUN_RESERVE_TOKENS", 20000, minimum=0)
+BUDGET_RUN_RESERVE_USD = Decimal(str(env_int("SKYFLO_BUDGET_RUN_RESERVE_MICRO_USD", 50000, minimum=0))) / 1_000_000
+# Every audit event is also pushed, as one JSON line, to http(s)://… (POST) or syslog://host:port (UDP, RFC 5424).
+AUDIT_SINK_URL = env_url("SKYFLO_AUDIT_SINK_URL", schemes={"http", "https", "syslog"})
+AUDIT_SINK_TOKEN = env_str("SKYFLO_AUDIT_SINK_TOKEN")  # sent as a bearer token to an HTTP sink
+AUDIT_SINK_TIMEOUT_S = env_int("SKYFLO_AUDIT_SINK_TIMEOUT_S", 3, minimum=1)
 
 # --- Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -20,28 +20,14 @@ from django.utils import timezone
 from chats.deltas import DeltaStream
 from chats.models import Message
 from chats.publisher import aevent_publish
+from orgs.pricing import Usage, run_cost
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
-
-# USD per million tokens (prompt, completion); unknown models cost 0 and are reported as such.
-LLM_PRICES = {
-    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
-    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
-    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
-    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
-}
 
 UNKNOWN_OUTCOME = (
     "This call was started but its worker stopped before it reported a result; it was NOT run again. "
     "Its effect is unknown: check the cluster's actual state."
 )
-
-
-def llm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    prices = LLM_PRICES.get(model) or next((p for name, p in LLM_PRICES.items() if model.startswith(name)), None)
-    if prices is None:
-        return Decimal(0)
-    return (prices[0] * prompt_tokens + prices[1] * completion_tokens) / Decimal(1_000_000)
 
 
 class DjangoMessageStream:
@@ -153,8 +139,10 @@ class DjangoRunContext:
         self.streams.append(stream)
         return stream
 
-    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str) -> None:
-        cost = llm_cost(model or "", prompt_tokens, completion_tokens)
+    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str, **details: int) -> None:
+        """`details`: cached_tokens, reasoning_tokens where the provider reports them (orgs/pricing.py)."""
+        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, **details)
+        cost = await db(run_cost, model or "", usage, org=self.run.conversation.org_id)
         await db(run_usage_add, run_id=self.run.id, prompt=prompt_tokens, completion=completion_tokens, cost=cost)
 
     async def streams_close(self) -> None:

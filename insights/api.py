@@ -1,0 +1,222 @@
+"""The insights API: figures, budgets, token prices, insights sharing, the audit export. Views parse, call, render."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import islice
+
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+
+from insights import audit_export, budgets, selectors
+from orgs import pricing
+from orgs.api.common import OrgView
+from orgs.models import Role, Team
+from orgs.selectors import membership_require
+from orgs.services import budgets as budget_services
+from skyflo.api_errors import ACCESS_ERRORS as ERRORS
+
+PERIOD = [
+    OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), included; default 29 days before `to`."),
+    OpenApiParameter("to", OpenApiTypes.DATE, description="Last day (UTC), included; default today."),
+]
+
+
+def _period(request) -> selectors.Period:
+    return selectors.period_parse(request.query_params.get("from"), request.query_params.get("to"))
+
+
+class InsightsView(OrgView):
+    @extend_schema(
+        parameters=[
+            *PERIOD,
+            OpenApiParameter(
+                "group_by", str, description="team, user and/or cluster (comma-separated) for `usage`; default all."
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad period or group."), **ERRORS},
+        tags=["insights"],
+        summary="Runs per day by status, latencies, approvals, tokens and cost per team/user/cluster, tools, errors.",
+    )
+    def get(self, request, slug):
+        group_by = tuple(g for g in (request.query_params.get("group_by") or "").split(",") if g) or selectors.GROUPS
+        if any(group not in selectors.GROUPS for group in group_by):
+            raise ValidationError({"group_by": f"Any of {', '.join(selectors.GROUPS)}."})
+        figures = selectors.insights_get(
+            user=request.user, org=self.get_org(), period=_period(request), group_by=group_by
+        )
+        return Response(figures)
+
+
+class BudgetOutput(serializers.Serializer):
+    id = serializers.UUIDField(source="budget.id")
+    team = serializers.UUIDField(source="budget.team_id", allow_null=True)
+    team_name = serializers.SerializerMethodField()
+    kind = serializers.CharField(source="budget.kind")
+    monthly_limit = serializers.DecimalField(source="budget.monthly_limit", max_digits=18, decimal_places=6)
+    spent = serializers.DecimalField(max_digits=18, decimal_places=6)
+    percent = serializers.IntegerField()
+    warning = serializers.BooleanField()
+    reached = serializers.BooleanField()
+
+    def get_team_name(self, state) -> str | None:
+        return state.budget.team.name if state.budget.team_id else None
+
+
+class BudgetListView(OrgView):
+    class InputSerializer(serializers.Serializer):
+        team = serializers.UUIDField(required=False, allow_null=True, default=None)
+        kind = serializers.ChoiceField(choices=["tokens", "cost"])
+        monthly_limit = serializers.DecimalField(max_digits=18, decimal_places=6)
+
+        class Meta:
+            ref_name = "BudgetInput"
+
+    @extend_schema(responses={200: BudgetOutput(many=True), **ERRORS}, tags=["insights"], summary="Budgets, spend.")
+    def get(self, request, slug):
+        org = self.get_org()
+        membership_require(user=request.user, org=org, role=Role.ADMIN)
+        return Response({"results": BudgetOutput(budgets.budget_states(org=org), many=True).data})
+
+    @extend_schema(request=InputSerializer, responses={200: BudgetOutput, **ERRORS}, tags=["insights"])
+    def put(self, request, slug):
+        """Set the organisation's (no team) or a team's monthly budget, in tokens or USD."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org, team_id = self.get_org(), data.validated_data["team"]
+        membership_require(user=request.user, org=org, role=Role.ADMIN)
+        team = get_object_or_404(Team, org=org, pk=team_id) if team_id else None
+        budget = budget_services.budget_set(
+            actor=request.user,
+            org=org,
+            team=team,
+            kind=data.validated_data["kind"],
+            monthly_limit=data.validated_data["monthly_limit"],
+            ip=self.ip,
+        )
+        state = budgets.BudgetState(budget, budgets.budget_spent(budget))
+        return Response(BudgetOutput(state).data)
+
+
+class BudgetDetailView(OrgView):
+    @extend_schema(responses={204: None, **ERRORS}, tags=["insights"], summary="Remove a budget.")
+    def delete(self, request, slug, budget_id):
+        budget_services.budget_delete(actor=request.user, org=self.get_org(), budget_id=budget_id, ip=self.ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PriceOutput(serializers.Serializer):
+    model = serializers.CharField()
+    source = serializers.ChoiceField(choices=["default", "organisation"])
+    input_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)
+    cached_input_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)
+    output_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)
+
+
+class PriceListView(OrgView):
+    class InputSerializer(serializers.Serializer):
+        model = serializers.CharField(max_length=200)
+        input_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=0)
+        cached_input_per_mtok = serializers.DecimalField(
+            max_digits=12, decimal_places=6, min_value=0, required=False, allow_null=True, default=None
+        )
+        output_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6, min_value=0)
+
+        class Meta:
+            ref_name = "ModelPriceInput"
+
+    @extend_schema(responses={200: PriceOutput(many=True), **ERRORS}, tags=["insights"], summary="Token prices.")
+    def get(self, request, slug):
+        org = self.get_org()
+        membership_require(user=request.user, org=org, role=Role.ADMIN)
+        return Response({"results": PriceOutput(pricing.price_table(org=org), many=True).data})
+
+    @extend_schema(request=InputSerializer, responses={200: PriceOutput(many=True), **ERRORS}, tags=["insights"])
+    def put(self, request, slug):
+        """Set the organisation's prices (USD per 1M tokens) for one model; they apply to its next usage."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org = self.get_org()
+        budget_services.model_price_set(actor=request.user, org=org, ip=self.ip, **data.validated_data)
+        return Response({"results": PriceOutput(pricing.price_table(org=org), many=True).data})
+
+
+class PriceDetailView(OrgView):
+    @extend_schema(responses={204: None, **ERRORS}, tags=["insights"], summary="Back to the default price.")
+    def delete(self, request, slug, model):
+        budget_services.model_price_delete(actor=request.user, org=self.get_org(), model=model, ip=self.ip)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class InsightsShareView(OrgView):
+    class InputSerializer(serializers.Serializer):
+        shared = serializers.BooleanField()
+
+        class Meta:
+            ref_name = "InsightsShareInput"
+
+    @extend_schema(request=InputSerializer, responses={204: None, **ERRORS}, tags=["insights"])
+    def put(self, request, slug, team_id):
+        """Let this team's members see the organisation's insights (or stop)."""
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        org = self.get_org()
+        membership_require(user=request.user, org=org, role=Role.ADMIN)
+        team = get_object_or_404(Team, org=org, pk=team_id)
+        budget_services.insights_share(
+            actor=request.user, org=org, team=team, shared=data.validated_data["shared"], ip=self.ip
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _streamed(request, lines: Iterator[str]):
+    """Under ASGI, Django would read a sync iterator whole into a list before sending it: there, hand it over as an
+    async iterator that pulls a batch of lines at a time on the request's own database thread."""
+    if not isinstance(request._request, ASGIRequest):
+        return lines
+
+    async def batches():
+        while batch := await sync_to_async(_take)(lines):
+            yield "".join(batch)
+
+    return batches()
+
+
+def _take(lines: Iterator[str], count: int = 500) -> list[str]:
+    return list(islice(lines, count))
+
+
+EXPORTS = {
+    "csv": (audit_export.csv_lines, "text/csv; charset=utf-8", "csv"),
+    "jsonl": (audit_export.jsonl_lines, "application/x-ndjson", "jsonl"),
+}
+
+
+class AuditExportView(OrgView):
+    @extend_schema(
+        parameters=[
+            *PERIOD,
+            OpenApiParameter("output", str, enum=list(EXPORTS), description="csv (default) or jsonl."),
+        ],
+        responses={200: OpenApiTypes.BINARY, **ERRORS},
+        tags=["audit"],
+        summary="The audit log of a period as CSV or JSON lines, streamed (admin+).",
+    )
+    def get(self, request, slug):
+        output = request.query_params.get("output") or "csv"
+        if output not in EXPORTS:
+            raise ValidationError({"output": "csv or jsonl."})
+        org, period = self.get_org(), _period(request)
+        rows = audit_export.audit_export_rows(user=request.user, org=org, period=period)
+        lines, content_type, extension = EXPORTS[output]
+        response = StreamingHttpResponse(_streamed(request, lines(rows)), content_type=content_type)
+        name = f"skyflo-audit-{org.slug}-{period.start}-{period.end}.{extension}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

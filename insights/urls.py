@@ -1,0 +1,7 @@
+from django.urls import path
+
+from insights import views
+
+urlpatterns = [
+    path("orgs/<slug:slug>/insights/", views.insights_view, name="insights-page"),
+]
