@@ -1,11 +1,11 @@
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 
 import pytest
 from guardian.shortcuts import assign_perm
 
 from chats.models import Conversation, Message, RunEvent
+from orgs.models import Membership
 from tests.accounts import make_cluster, make_team
 from workflows.models import Approval, Run, ToolCall
 
@@ -87,5 +87,29 @@ def floor(trio) -> Floor:
     return Floor(trio, prod, staging, platform, data, conversation)
 
 
-def usd(value) -> Decimal:
-    return Decimal(str(value))
+@pytest.fixture
+def scene(floor):
+    trio, next_day = floor.trio, DAY + dt.timedelta(days=1)
+    r1 = floor.run(prompt_tokens=1000, completion_tokens=200, cost_usd="0.01", seconds=10)
+    floor.first_token(r1, 300)
+    floor.tool_call(r1, "k8s_get", 3)
+    floor.tool_call(r1, "k8s_scale")
+    floor.approval(r1, "approved", 20, by=trio.admin)
+    floor.run(
+        status="failed", cluster=floor.staging, error_code="llm_unreachable", prompt_tokens=500, cost_usd="0.002",
+        seconds=4,
+    )  # fmt: skip
+    r3 = floor.run(by=trio.viewer, at=next_day, prompt_tokens=2000, completion_tokens=500, cost_usd="0.03", seconds=30)
+    floor.first_token(r3, 900)
+    floor.approval(r3, "denied", 60, by=trio.operator)
+    floor.run(by=trio.admin, at=next_day, status="running", prompt_tokens=100, cost_usd="0.001")
+    floor.run(at=DAY - dt.timedelta(days=5), prompt_tokens=99999, cost_usd="9")  # before the period
+    _other_org_run(trio)
+    return floor
+
+
+def _other_org_run(trio) -> None:
+    other = Membership.objects.get(user=trio.outsider).org
+    cluster = make_cluster(other, "prod")
+    conversation = Conversation.objects.create(org=other, cluster=cluster, owner=trio.outsider)
+    Run.objects.create(conversation=conversation, requested_by=trio.outsider, created_at=DAY, prompt_tokens=7)
