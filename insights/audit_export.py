@@ -40,6 +40,7 @@ FIELDS = (
     "target_id",
     "data",
 )
+EVENT_FIELDS = ("created_at", "action", "actor_email", "client_ip", "target_type", "target_id", "data")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -47,10 +48,12 @@ def audit_export_rows(*, user: User, org: Organization, period: Period) -> Itera
     """The period's audit events of the organisation, oldest first, as dicts of FIELDS (admin+)."""
     membership_require(user=user, org=org, role=Role.ADMIN)
     events = AuditEvent.objects.filter(org=org, created_at__gte=period.start_at, created_at__lt=period.end_at)
-    return _rows(events.order_by("created_at", "id").iterator(chunk_size=CHUNK))
+    # Plain dicts, not model instances: a third of the time of a large export went into building instances.
+    rows = events.order_by("created_at", "id").values(*EVENT_FIELDS)
+    return _rows(rows.iterator(chunk_size=CHUNK))
 
 
-def _rows(events: Iterable[AuditEvent]) -> Iterator[dict]:
+def _rows(events: Iterable[dict]) -> Iterator[dict]:
     events = iter(events)
     while chunk := list(islice(events, CHUNK)):
         runs, approvals = _run_facts(chunk)
@@ -58,9 +61,9 @@ def _rows(events: Iterable[AuditEvent]) -> Iterator[dict]:
             yield _row(event, runs, approvals)
 
 
-def _run_facts(chunk: list[AuditEvent]) -> tuple[dict, dict]:
-    run_ids = {event.data.get("run") for event in chunk if isinstance(event.data, dict) and event.data.get("run")}
-    run_ids = {value for value in run_ids if _is_uuid(value)}
+def _run_facts(chunk: list[dict]) -> tuple[dict, dict]:
+    run_ids = {event["data"].get("run") for event in chunk if isinstance(event["data"], dict)}
+    run_ids = {value for value in run_ids if value and _is_uuid(value)}
     if not run_ids:
         return {}, {}
     runs = {
@@ -86,15 +89,15 @@ def _is_uuid(value) -> bool:
     return True
 
 
-def _row(event: AuditEvent, runs: dict, approvals: dict) -> dict:
-    data = event.data if isinstance(event.data, dict) else {}
+def _row(event: dict, runs: dict, approvals: dict) -> dict:
+    data = event["data"] if isinstance(event["data"], dict) else {}
     run = runs.get(str(data.get("run") or ""), {})
     approval = approvals.get((str(data.get("run") or ""), data.get("call_id")), {})
     return {
-        "time": event.created_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
-        "action": event.action,
-        "actor": event.actor_email or None,
-        "client_ip": event.client_ip,
+        "time": event["created_at"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "action": event["action"],
+        "actor": event["actor_email"] or None,
+        "client_ip": event["client_ip"],
         "asked_by": run.get("requested_by__email"),
         "decided_by": approval.get("decided_by__email"),
         "decision": approval.get("decision"),
@@ -105,8 +108,8 @@ def _row(event: AuditEvent, runs: dict, approvals: dict) -> dict:
         "namespace": run.get("conversation__namespace") or None,
         "run": data.get("run"),
         "conversation": data.get("conversation"),
-        "target_type": event.target_type or None,
-        "target_id": event.target_id or None,
+        "target_type": event["target_type"] or None,
+        "target_id": event["target_id"] or None,
         "data": data,
     }
 
