@@ -28,6 +28,7 @@ from workflows.models import Run
 logger = logging.getLogger(__name__)
 
 WARN_AT = Decimal("0.8")
+REFUSED = " New runs are refused until the month turns or an admin raises the budget."
 RUNS_GOING = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
 
 # Sent (after commit) once a month per budget when it passes 80 %: the hook for a chat-tool notification.
@@ -160,5 +161,5 @@ def budget_notices(*, user: User) -> list[str]:
     for org in orgs:
         for state in budget_states(org=org):
             if state.warning:
-                notices.append(f"{org.name}: {state.sentence()}" + (" New runs are refused." if state.reached else ""))
+                notices.append(f"{org.name}: {state.sentence()}" + (REFUSED if state.reached else ""))
     return notices

@@ -131,9 +131,12 @@ def test_at_80_percent_the_admins_are_told_once_a_month(floor, client, django_ca
     Run.objects.filter(status=Run.Status.QUEUED).update(status=Run.Status.SUCCEEDED)
     assert [(limit, spent) for limit, spent, _ in told] == [(1000, 850)]
     assert AuditEvent.objects.filter(org=floor.trio.org, action="budget.warning").count() == 1
+    notice = "The organisation&#x27;s monthly budget of 1000 tokens is 85 % used (850 tokens)."
     client.force_login(floor.trio.admin)
-    html = client.get(f"/orgs/{floor.trio.org.slug}/insights/").content.decode()
-    assert "The organisation&#x27;s monthly budget of 1000 tokens is 85 % used (850 tokens)." in html
+    assert notice in client.get(f"/orgs/{floor.trio.org.slug}/insights/").content.decode()
+    assert notice in client.get("/").content.decode()  # on every page, for the admins
+    client.force_login(floor.trio.operator)
+    assert "monthly budget" not in client.get("/").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
