@@ -10,7 +10,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -21,7 +21,6 @@ from orgs.api.common import OrgView
 from orgs.models import Role, Team
 from orgs.selectors import membership_require
 from orgs.services import budgets as budget_services
-from skyflo.api_errors import ACCESS_ERRORS as ERRORS
 
 PERIOD = [
     OpenApiParameter("from", OpenApiTypes.DATE, description="First day (UTC), included; default 29 days before `to`."),
@@ -33,6 +32,73 @@ def _period(request) -> selectors.Period:
     return selectors.period_parse(request.query_params.get("from"), request.query_params.get("to"))
 
 
+class TotalsOutput(serializers.Serializer):
+    runs = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    tokens = serializers.IntegerField()
+    cost_usd = serializers.CharField(help_text="USD, 6 decimals")
+
+
+class UsageRowOutput(TotalsOutput):
+    key = serializers.CharField(allow_null=True, help_text="The team's, person's or cluster's id")
+    label = serializers.CharField()
+
+
+class DayOutput(serializers.Serializer):
+    day = serializers.DateField()
+    succeeded = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    denied = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+
+
+class PercentilesOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    p50 = serializers.IntegerField(allow_null=True, help_text="ms")
+    p95 = serializers.IntegerField(allow_null=True, help_text="ms")
+
+
+class ApprovalsOutput(serializers.Serializer):
+    by_decision = serializers.DictField(child=serializers.IntegerField())
+    time_to_decision_ms = PercentilesOutput()
+
+
+class UsageOutput(serializers.Serializer):
+    team = UsageRowOutput(many=True, required=False)
+    user = UsageRowOutput(many=True, required=False)
+    cluster = UsageRowOutput(many=True, required=False)
+
+
+class ToolOutput(serializers.Serializer):
+    tool = serializers.CharField()
+    calls = serializers.IntegerField()
+
+
+class ErrorCodeOutput(serializers.Serializer):
+    code = serializers.CharField()
+    runs = serializers.IntegerField()
+
+
+class InsightsOutput(serializers.Serializer):
+    org = serializers.CharField()
+    totals = TotalsOutput()
+    runs_per_day = DayOutput(many=True)
+    time_to_first_token_ms = PercentilesOutput()
+    duration_ms = PercentilesOutput()
+    approvals = ApprovalsOutput()
+    usage = UsageOutput()
+    tools = ToolOutput(many=True)
+    errors = ErrorCodeOutput(many=True)
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = serializers.DateField()
+        fields["to"] = serializers.DateField()
+        return fields
+
+
 class InsightsView(OrgView):
     @extend_schema(
         parameters=[
@@ -41,7 +107,7 @@ class InsightsView(OrgView):
                 "group_by", str, description="team, user and/or cluster (comma-separated) for `usage`; default all."
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT, 400: OpenApiResponse(description="Bad period or group."), **ERRORS},
+        responses={200: InsightsOutput},
         tags=["insights"],
         summary="Runs per day by status, latencies, approvals, tokens and cost per team/user/cluster, tools, errors.",
     )
@@ -79,13 +145,13 @@ class BudgetListView(OrgView):
         class Meta:
             ref_name = "BudgetInput"
 
-    @extend_schema(responses={200: BudgetOutput(many=True), **ERRORS}, tags=["insights"], summary="Budgets, spend.")
+    @extend_schema(responses={200: BudgetOutput(many=True)}, tags=["insights"], summary="Budgets, spend.")
     def get(self, request, slug):
         org = self.get_org()
         membership_require(user=request.user, org=org, role=Role.ADMIN)
         return Response({"results": BudgetOutput(budgets.budget_states(org=org), many=True).data})
 
-    @extend_schema(request=InputSerializer, responses={200: BudgetOutput, **ERRORS}, tags=["insights"])
+    @extend_schema(request=InputSerializer, responses={200: BudgetOutput}, tags=["insights"])
     def put(self, request, slug):
         """Set the organisation's (no team) or a team's monthly budget, in tokens or USD."""
         data = self.InputSerializer(data=request.data)
@@ -106,7 +172,7 @@ class BudgetListView(OrgView):
 
 
 class BudgetDetailView(OrgView):
-    @extend_schema(responses={204: None, **ERRORS}, tags=["insights"], summary="Remove a budget.")
+    @extend_schema(responses={204: None}, tags=["insights"], summary="Remove a budget.")
     def delete(self, request, slug, budget_id):
         budget_services.budget_delete(actor=request.user, org=self.get_org(), budget_id=budget_id, ip=self.ip)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -132,13 +198,13 @@ class PriceListView(OrgView):
         class Meta:
             ref_name = "ModelPriceInput"
 
-    @extend_schema(responses={200: PriceOutput(many=True), **ERRORS}, tags=["insights"], summary="Token prices.")
+    @extend_schema(responses={200: PriceOutput(many=True)}, tags=["insights"], summary="Token prices.")
     def get(self, request, slug):
         org = self.get_org()
         membership_require(user=request.user, org=org, role=Role.ADMIN)
         return Response({"results": PriceOutput(pricing.price_table(org=org), many=True).data})
 
-    @extend_schema(request=InputSerializer, responses={200: PriceOutput(many=True), **ERRORS}, tags=["insights"])
+    @extend_schema(request=InputSerializer, responses={200: PriceOutput(many=True)}, tags=["insights"])
     def put(self, request, slug):
         """Set the organisation's prices (USD per 1M tokens) for one model; they apply to its next usage."""
         data = self.InputSerializer(data=request.data)
@@ -149,7 +215,7 @@ class PriceListView(OrgView):
 
 
 class PriceDetailView(OrgView):
-    @extend_schema(responses={204: None, **ERRORS}, tags=["insights"], summary="Back to the default price.")
+    @extend_schema(responses={204: None}, tags=["insights"], summary="Back to the default price.")
     def delete(self, request, slug, model):
         budget_services.model_price_delete(actor=request.user, org=self.get_org(), model=model, ip=self.ip)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -162,7 +228,7 @@ class InsightsShareView(OrgView):
         class Meta:
             ref_name = "InsightsShareInput"
 
-    @extend_schema(request=InputSerializer, responses={204: None, **ERRORS}, tags=["insights"])
+    @extend_schema(request=InputSerializer, responses={204: None}, tags=["insights"])
     def put(self, request, slug, team_id):
         """Let this team's members see the organisation's insights (or stop)."""
         data = self.InputSerializer(data=request.data)
@@ -199,13 +265,35 @@ EXPORTS = {
 }
 
 
+class AuditRowOutput(serializers.Serializer):
+    """One exported event (a JSON line; the CSV has the same columns, `args` and `data` as JSON)."""
+
+    time = serializers.DateTimeField()
+    action = serializers.CharField()
+    actor = serializers.EmailField(allow_null=True)
+    client_ip = serializers.IPAddressField(allow_null=True)
+    asked_by = serializers.EmailField(allow_null=True)
+    decided_by = serializers.EmailField(allow_null=True)
+    decision = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+    tool = serializers.CharField(allow_null=True)
+    args = serializers.JSONField(allow_null=True)
+    cluster = serializers.CharField(allow_null=True)
+    namespace = serializers.CharField(allow_null=True)
+    run = serializers.UUIDField(allow_null=True)
+    conversation = serializers.UUIDField(allow_null=True)
+    target_type = serializers.CharField(allow_null=True)
+    target_id = serializers.CharField(allow_null=True)
+    data = serializers.JSONField()
+
+
 class AuditExportView(OrgView):
     @extend_schema(
         parameters=[
             *PERIOD,
             OpenApiParameter("output", str, enum=list(EXPORTS), description="csv (default) or jsonl."),
         ],
-        responses={200: OpenApiTypes.BINARY, **ERRORS},
+        responses={(200, "application/x-ndjson"): AuditRowOutput, (200, "text/csv"): OpenApiTypes.STR},
         tags=["audit"],
         summary="The audit log of a period as CSV or JSON lines, streamed (admin+).",
     )
