@@ -180,7 +180,7 @@ class BudgetDetailView(OrgView):
 
 class PriceOutput(serializers.Serializer):
     model = serializers.CharField()
-    source = serializers.ChoiceField(choices=["default", "organisation"])
+    source = serializers.ChoiceField(choices=["default", "operator", "organisation"])
     input_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)
     cached_input_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)
     output_per_mtok = serializers.DecimalField(max_digits=12, decimal_places=6)

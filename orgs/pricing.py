@@ -5,12 +5,18 @@ output. Usage follows OpenAI's report: `prompt_tokens` includes the cached ones
 (`prompt_tokens_details.cached_tokens`), `completion_tokens` includes the reasoning ones
 (`completion_tokens_details.reasoning_tokens`), which are billed as output. An organisation's admins override any
 model's prices (orgs.models.ModelPrice); a model nobody priced costs 0 and is listed as unpriced.
+
+Layers, the first that names the model wins: the organisation's prices, the operator's `settings.LLM_PRICES` (where
+it is set: `{model: (input, output)}` or `(input, cached input, output)`; a pair equal to the default keeps the
+default's cached price), then DEFAULT_PRICES.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+
+from django.conf import settings
 
 from orgs.models import ModelPrice, Organization
 
@@ -76,6 +82,24 @@ def model_key(model: str, names) -> str | None:
     return next((n for n in sorted(names, key=len, reverse=True) if name.startswith(n)), None)
 
 
+def _operator_price(name: str, entry) -> Price:
+    values = [Decimal(str(value)) for value in entry]
+    if len(values) == 3:
+        return Price(*values)
+    default = DEFAULT_PRICES.get(name)
+    if default is not None and (default.input, default.output) == tuple(values):
+        return default
+    return Price(values[0], values[0], values[1])
+
+
+def _table() -> dict[str, tuple[Price, str]]:
+    """Every priced model of the install: name -> (price, "default" | "operator")."""
+    table = {name: (price, "default") for name, price in DEFAULT_PRICES.items()}
+    for name, entry in (getattr(settings, "LLM_PRICES", None) or {}).items():
+        table[name] = (_operator_price(name, entry), "operator")
+    return table
+
+
 def price_for(model: str, *, org: Organization | str | None = None) -> Price | None:
     """The organisation's own price for `model` if an admin set one, else the default; None when unpriced."""
     if org is not None:
@@ -85,8 +109,9 @@ def price_for(model: str, *, org: Organization | str | None = None) -> Price | N
             row = own[key]
             cached = row.cached_input_per_mtok if row.cached_input_per_mtok is not None else row.input_per_mtok
             return Price(row.input_per_mtok, cached, row.output_per_mtok)
-    key = model_key(model, DEFAULT_PRICES)
-    return DEFAULT_PRICES[key] if key is not None else None
+    table = _table()
+    key = model_key(model, table)
+    return table[key][0] if key is not None else None
 
 
 def run_cost(model: str, usage: Usage | dict, *, org: Organization | str | None = None) -> Decimal:
@@ -103,7 +128,7 @@ def run_cost(model: str, usage: Usage | dict, *, org: Organization | str | None 
 
 def price_table(*, org: Organization) -> list[dict]:
     """Every priced model for the organisation: the defaults, replaced or extended by its own prices."""
-    rows = {name: {"model": name, "source": "default", **_price_dict(p)} for name, p in DEFAULT_PRICES.items()}
+    rows = {name: {"model": name, "source": source, **_price_dict(p)} for name, (p, source) in _table().items()}
     for own in ModelPrice.objects.filter(org=org):
         cached = own.cached_input_per_mtok if own.cached_input_per_mtok is not None else own.input_per_mtok
         price = Price(own.input_per_mtok, cached, own.output_per_mtok)

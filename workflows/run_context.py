@@ -30,6 +30,11 @@ UNKNOWN_OUTCOME = (
 )
 
 
+def llm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    """USD at the install's prices (no organisation's own); the table and its rules are orgs/pricing.py."""
+    return run_cost(model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
+
+
 class DjangoMessageStream:
     """One streamed assistant message: deltas through chats' DeltaStream, the full text as a Message row."""
 

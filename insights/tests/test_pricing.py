@@ -74,3 +74,15 @@ def test_it_refuses_a_negative_price(trio):
     response = as_role(trio, "admin").put(prices_url(trio), body, format="json")
     assert response.status_code == 400
     assert "input_per_mtok" in response.json()
+
+
+def test_the_operators_table_comes_between_the_defaults_and_the_organisation(trio, settings):
+    settings.LLM_PRICES = {"my-local-model": (0.5, 1.5), "gpt-4o": (1.0, 1.0), "gpt-4o-mini": (0.15, 0.60)}
+    assert run_cost("my-local-model", {"prompt_tokens": 2_000_000, "completion_tokens": 1_000_000}) == Decimal("2.5")
+    assert run_cost("gpt-4o", {"prompt_tokens": 1_000_000}) == Decimal(1)
+    assert run_cost("gpt-4o-mini-2024-07-18", REPORT) == Decimal("0.000420")  # the same pair keeps the cached price
+    rows = {row["model"]: row["source"] for row in as_role(trio, "admin").get(prices_url(trio)).json()["results"]}
+    assert (rows["gpt-4o"], rows["my-local-model"], rows["o3"]) == ("operator", "operator", "default")
+    body = {"model": "gpt-4o", "input_per_mtok": "3", "output_per_mtok": "3"}
+    assert as_role(trio, "admin").put(prices_url(trio), body, format="json").status_code == 200
+    assert run_cost("gpt-4o", {"prompt_tokens": 1_000_000}, org=trio.org) == Decimal(3)
