@@ -76,6 +76,10 @@ class RunEvent(models.Model):
     class Meta:
         ordering = ["seq"]
         constraints = [models.UniqueConstraint(fields=["conversation", "seq"], name="uniq_event_seq")]
+        # The insights' time to first token: one index entry per run read, not all of its deltas.
+        indexes = [
+            models.Index(fields=["run_id", "ts"], condition=models.Q(type="message.delta"), name="runevent_first_delta")
+        ]
 
     def __str__(self) -> str:
         return f"{self.seq} {self.type}"

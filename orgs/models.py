@@ -74,6 +74,10 @@ class Organization(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
+    class Meta:
+        # Granted per team (guardian, on the organisation) to people below admin, e.g. a team's manager.
+        permissions = [("view_insights", "Can see the organisation's insights (usage, cost, approvals)")]
+
     def __str__(self) -> str:
         return self.name
 
@@ -289,3 +293,49 @@ class ModelConnection(models.Model):
     @api_key.setter
     def api_key(self, value: str) -> None:
         self.api_key_encrypted = secret_encrypt(value)
+
+
+class ModelPrice(models.Model):
+    """An organisation's own token prices for one model, over the defaults of orgs/pricing.py (USD per 1M tokens)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="model_prices")
+    model = models.CharField(max_length=200)
+    input_per_mtok = models.DecimalField(max_digits=12, decimal_places=6)
+    cached_input_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="Empty: the input price."
+    )
+    output_per_mtok = models.DecimalField(max_digits=12, decimal_places=6)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["org", "model"], name="uniq_model_price")]
+
+    def __str__(self) -> str:
+        return f"{self.org.slug}: {self.model}"
+
+
+class Budget(models.Model):
+    """A monthly limit of tokens or of cost (USD) for an organisation (team empty) or one of its teams."""
+
+    class Kind(models.TextChoices):
+        TOKENS = "tokens", "Tokens"
+        COST = "cost", "Cost (USD)"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    org = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="budgets")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    monthly_limit = models.DecimalField(max_digits=18, decimal_places=6)
+    # The first day of the month whose 80 % notice was given, so that it is given once a month.
+    warned_month = models.DateField(null=True, blank=True, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["org", "team"], name="uniq_team_budget"),
+            models.UniqueConstraint(fields=["org"], condition=models.Q(team__isnull=True), name="uniq_org_budget"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.org.slug}/{self.team.name if self.team_id else '*'}: {self.monthly_limit} {self.kind}/month"

@@ -5,6 +5,7 @@ import ipaddress
 import os
 import sys
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "orgs",
     "chats",
     "workflows",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -83,6 +85,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "insights.context_processors.budget_notices",
             ],
         },
     },
@@ -275,6 +278,15 @@ METRICS_TOKEN = env_str("SKYFLO_METRICS_TOKEN")  # /metrics wants it as a bearer
 METRICS_PORT = env_int("SKYFLO_METRICS_PORT", 0, minimum=0)  # the worker serves /metrics and /healthz here
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
     raise ConfigError("SKYFLO_METRICS_TOKEN must be at least 16 characters")
+
+# --- budgets and the audit sink (insights/) ----------------------------------------------------------------
+# What a run still going counts against a monthly budget at least (insights/budgets.py).
+BUDGET_RUN_RESERVE_TOKENS = env_int("SKYFLO_BUDGET_RUN_RESERVE_TOKENS", 20000, minimum=0)
+BUDGET_RUN_RESERVE_USD = Decimal(str(env_int("SKYFLO_BUDGET_RUN_RESERVE_MICRO_USD", 50000, minimum=0))) / 1_000_000
+# Every audit event is also pushed, as one JSON line, to http(s)://… (POST) or syslog://host:port (UDP, RFC 5424).
+AUDIT_SINK_URL = env_url("SKYFLO_AUDIT_SINK_URL", schemes={"http", "https", "syslog"})
+AUDIT_SINK_TOKEN = env_str("SKYFLO_AUDIT_SINK_TOKEN")  # sent as a bearer token to an HTTP sink
+AUDIT_SINK_TIMEOUT_S = env_int("SKYFLO_AUDIT_SINK_TIMEOUT_S", 3, minimum=1)
 
 # --- Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,6 +20,7 @@ from django.utils import timezone
 from chats.deltas import DeltaStream
 from chats.models import Message
 from chats.publisher import aevent_publish
+from orgs.pricing import Usage, run_cost
 from skyflo.metrics import llm_chat_observed
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
@@ -32,17 +32,8 @@ UNKNOWN_OUTCOME = (
 
 
 def llm_cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
-    """USD from settings.LLM_PRICES: the exact model, else the longest listed name it starts with (a dated
-    version such as gpt-4o-mini-2024-07-18, or a provider prefix such as openai/gpt-4o is stripped first)."""
-    prices = settings.LLM_PRICES
-    name = model.rsplit("/", 1)[-1]
-    known = prices.get(name) or next(
-        (prices[n] for n in sorted(prices, key=len, reverse=True) if name.startswith(n)), None
-    )
-    if known is None:
-        return Decimal(0)
-    prompt, completion = (Decimal(str(price)) for price in known)
-    return (prompt * prompt_tokens + completion * completion_tokens) / Decimal(1_000_000)
+    """USD at the install's prices (no organisation's own); the table and its rules are orgs/pricing.py."""
+    return run_cost(model, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens))
 
 
 class DjangoMessageStream:
@@ -154,8 +145,10 @@ class DjangoRunContext:
         self.streams.append(stream)
         return stream
 
-    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str) -> None:
-        cost = llm_cost(model or "", prompt_tokens, completion_tokens)
+    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str, **details: int) -> None:
+        """`details`: cached_tokens, reasoning_tokens where the provider reports them (orgs/pricing.py)."""
+        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, **details)
+        cost = await db(run_cost, model or "", usage, org=self.run.conversation.org_id)
         await db(run_usage_add, run_id=self.run.id, prompt=prompt_tokens, completion=completion_tokens, cost=cost)
 
     async def streams_close(self) -> None:

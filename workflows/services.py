@@ -81,6 +81,7 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
     conversation is still in progress), TooManyRequests (the user's concurrent-run limit).
     """
     from chats.services import message_content_validate
+    from insights.budgets import budget_admit
 
     _run_create_access(user=user, conversation=conversation)
     content = message_content_validate(content)
@@ -91,6 +92,7 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
         raise TooManyRequests(f"You have {settings.MAX_CONCURRENT_RUNS_PER_USER} runs in progress; wait for one.")
     if Run.objects.filter(conversation=conversation, status__in=RUNS_ACTIVE).exists():
         raise Conflict("A run of this conversation is still in progress; wait for it or cancel it.")
+    budget_admit(user=user, org=conversation.org)  # 429 budget_exceeded (insights/budgets.py)
     run_id = uuid.uuid4()
     message = Message.objects.create(
         conversation=conversation, role=Message.Role.USER, author=user, content=content, run_id=run_id
