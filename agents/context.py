@@ -96,5 +96,14 @@ class RunContext(Protocol):
     async def message_stream(self, agent: str) -> MessageStream:
         """Open a new streamed assistant message for `agent`."""
 
-    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str) -> None:
-        """Add one LLM call's token usage to the run (summed for run.finished usage)."""
+    async def record_usage(
+        self,
+        prompt_tokens: int,
+        completion_tokens: int,
+        model: str,
+        *,
+        cached_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> None:
+        """Add one LLM call's token usage to the run (summed for run.finished usage; cached and reasoning tokens,
+        parts of the two counts, for its cost)."""

@@ -103,8 +103,8 @@ async def absorb(chunk: dict, response: LLMResponse, calls: dict, push: Callable
 def _usage(usage: dict, response: LLMResponse) -> None:
     response.prompt_tokens = usage.get("prompt_tokens") or 0
     response.completion_tokens = usage.get("completion_tokens") or 0
-    details = usage.get("completion_tokens_details") or {}
-    response.reasoning_tokens = details.get("reasoning_tokens") or 0
+    response.cached_tokens = (usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0
+    response.reasoning_tokens = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0
 
 
 def _tool_call_part(part: dict, calls: dict) -> None:

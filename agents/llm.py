@@ -72,7 +72,8 @@ class LLMResponse:
     tool_calls: list[ToolCall] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    reasoning_tokens: int = 0
+    cached_tokens: int = 0  # part of prompt_tokens the provider had cached (billed lower)
+    reasoning_tokens: int = 0  # part of completion_tokens
     reasoning: str = ""  # reasoning_content / reasoning deltas of vLLM and Ollama: never answer text
     model: str = ""
     finish_reason: str | None = None

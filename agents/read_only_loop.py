@@ -21,7 +21,13 @@ MAX_TOOL_TURNS = 5
 async def chat(ctx: RunContext, messages: list[dict], **kwargs) -> LLMResponse:
     """One LLM call with cancellation polling and usage recorded."""
     response = await ctx.llm.chat(messages, is_cancelled=ctx.cancelled, **kwargs)
-    await ctx.record_usage(response.prompt_tokens, response.completion_tokens, response.model)
+    await ctx.record_usage(
+        response.prompt_tokens,
+        response.completion_tokens,
+        response.model,
+        cached_tokens=response.cached_tokens,
+        reasoning_tokens=response.reasoning_tokens,
+    )
     return response
 
 

@@ -62,7 +62,13 @@ async def bounded_history(ctx: RunContext, summary: str | None) -> tuple[list[di
         transcript = "\n\n".join(f"{m['role']}: {truncate(m['content'], 4000)[0]}" for m in older)
         messages = [{"role": "system", "content": load_prompt("summary")}, {"role": "user", "content": transcript}]
         response = await ctx.llm.chat(messages, is_cancelled=ctx.cancelled)
-        await ctx.record_usage(response.prompt_tokens, response.completion_tokens, response.model)
+        await ctx.record_usage(
+            response.prompt_tokens,
+            response.completion_tokens,
+            response.model,
+            cached_tokens=response.cached_tokens,
+            reasoning_tokens=response.reasoning_tokens,
+        )
         summary = response.content.strip()
     note = {"role": "system", "content": f"Summary of the earlier conversation:\n{summary}"}
     return [note, *recent], summary

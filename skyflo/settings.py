@@ -243,20 +243,9 @@ LLM_API_VERSION = env_str("LLM_API_VERSION")  # set for Azure OpenAI: the api-ve
 LLM_EXTRA_HEADERS = {str(k): str(v) for k, v in env_json_object("LLM_EXTRA_HEADERS").items()}
 LLM_REASONING_EFFORT = env_choice("LLM_REASONING_EFFORT", {"minimal", "low", "medium", "high"})
 LLM_MAX_OUTPUT_TOKENS = env_int("SKYFLO_LLM_MAX_OUTPUT_TOKENS", 4096, minimum=16)
-# USD per million tokens (prompt, completion) for the per-run cost; SKYFLO_LLM_PRICES adds or overrides models,
-# e.g. '{"my-model": [0.5, 1.5]}'. A model not listed costs 0 (and is shown as such).
-LLM_PRICES = {
-    "gpt-4o-mini": (0.15, 0.60),
-    "gpt-4o": (2.50, 10.00),
-    "gpt-4.1-nano": (0.10, 0.40),
-    "gpt-4.1-mini": (0.40, 1.60),
-    "gpt-4.1": (2.00, 8.00),
-    "o4-mini": (1.10, 4.40),
-    "o3-mini": (1.10, 4.40),
-    "o3": (2.00, 8.00),
-    "gpt-5-mini": (0.25, 2.00),
-    "gpt-5": (1.25, 10.00),
-} | env_prices("SKYFLO_LLM_PRICES")
+# The operator's token prices, USD per million tokens (prompt, completion), over the defaults of orgs/pricing.py,
+# e.g. SKYFLO_LLM_PRICES='{"my-model": [0.5, 1.5]}'. A model priced nowhere costs 0 (and is shown as such).
+LLM_PRICES = env_prices("SKYFLO_LLM_PRICES")
 MCP_SERVER_URL = env_url("MCP_SERVER_URL", schemes={"http", "https"})
 MCP_SERVER_TOKEN = env_str("MCP_SERVER_TOKEN")
 # Non-public networks cluster connections may point at (orgs/services/tool_server_address.py). Debug and embedded

@@ -181,6 +181,8 @@ class _Stream:
         completion = len(_TOKEN_RE.findall(self.reply.get("content") or "")) + 1
         usage = {"prompt_tokens": self.prompt_tokens, "completion_tokens": completion}
         usage["total_tokens"] = usage["prompt_tokens"] + completion
+        if self.dialect in ("openai", "reasoning"):  # OpenAI reports the part of the prompt it had cached
+            usage["prompt_tokens_details"] = {"cached_tokens": self.prompt_tokens // 2}
         if self.dialect == "reasoning":
             usage["completion_tokens"] += 64
             usage["total_tokens"] += 64

@@ -74,7 +74,7 @@ class RecordingContext:
     async def message_stream(self, agent: str) -> RecordedStream:
         return RecordedStream(self, agent)
 
-    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str) -> None:
+    async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str, **details: int) -> None:
         self.usage.append((prompt_tokens, completion_tokens, model))
 
     # -- assertions helpers

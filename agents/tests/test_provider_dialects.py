@@ -86,6 +86,7 @@ async def test_openai_parallel_tool_calls_and_usage_only_in_the_last_chunk(provi
     assert len({c.id for c in response.tool_calls}) == 2
     assert response.prompt_tokens > 0
     assert response.completion_tokens > 0
+    assert response.cached_tokens == response.prompt_tokens // 2  # billed at the cached price (orgs/pricing.py)
     body = provider.requests()[0]["body"]
     assert body["stream_options"] == {"include_usage": True}
     assert (body["temperature"], body["max_tokens"]) == (0, 512)

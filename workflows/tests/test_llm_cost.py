@@ -1,5 +1,6 @@
-"""The per-run cost: USD per million tokens from settings.LLM_PRICES, dated and provider-prefixed names included,
-overridable per model (SKYFLO_LLM_PRICES); an unknown model costs 0."""
+"""The per-run cost: USD per million tokens from the default table of orgs/pricing.py, dated and provider-prefixed
+names included, overridable per model by the operator (settings.LLM_PRICES, SKYFLO_LLM_PRICES); an unknown model
+costs 0."""
 
 from decimal import Decimal
 
