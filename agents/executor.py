@@ -43,9 +43,10 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
 async def _advance(ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict]) -> dict:
     refused = list(state.refused)
     for call in (c for c in calls if c["status"] == "pending"):
-        if not ctx.policy.allowed(call["tool"]):
+        call["args"], refusal = ctx.policy.check(call["tool"], call["args"])
+        if refusal is not None:
             call["status"] = "refused"
-            refused.append({**call, "reason": ctx.policy.refusal(call["tool"])})
+            refused.append({**call, "reason": refusal})
             continue
         if call["mutating"] and (done := await ctx.ledger_get(call["call_id"])) is None:
             approval = {**{k: call[k] for k in ("call_id", "tool", "args")}, "preview": await preview(ctx, call)}

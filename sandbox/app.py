@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 from collections.abc import AsyncIterator
@@ -95,6 +96,7 @@ class SandboxServer:
         self.store = Store()
         seed_cluster(self.store)
         self.controller = Controller(self.store)
+        self.requests: collections.deque[dict] = collections.deque(maxlen=200_000)
         self._task: asyncio.Task | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------
@@ -119,6 +121,7 @@ class SandboxServer:
             Route("/openapi/v3/{path:path}", self.openapi_group),
             Route("/sandbox/scenarios", lambda r: json_response({"scenarios": sorted(scenarios.SCENARIOS)})),
             Route("/sandbox/scenarios/{name}", self.seed_scenario, methods=["POST"]),
+            Route("/sandbox/requests", self.requests_log),
             Route("/api/{version}", self.core_resources),
             Route("/api/{version}/{rest:path}", self.core_dispatch, methods=methods),
             Route(
@@ -202,6 +205,19 @@ class SandboxServer:
         return await self.dispatch(request, request.path_params["group"], request.path_params["version"])
 
     async def dispatch(self, request: Request, group: str, version: str) -> Response:
+        response = await self._dispatch(request, group, version)
+        self.requests.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": str(request.url.query),
+                "dry_run": request.query_params.get("dryRun") == "All",
+                "status": response.status_code,
+            }
+        )
+        return response
+
+    async def _dispatch(self, request: Request, group: str, version: str) -> Response:
         try:
             target = parse_target(group, version, request.path_params["rest"].strip("/").split("/"))
             response = await self.handle(request, target)
@@ -212,6 +228,13 @@ class SandboxServer:
             return error_response(exc)
         except SelectorError as exc:
             return error_response(ApiError(400, "BadRequest", str(exc)))
+
+    async def requests_log(self, request: Request) -> Response:
+        """The server's own record of the resource requests it answered, oldest first (what tests count).
+
+        `?contains=TEXT` keeps those whose path contains TEXT (e.g. a namespace's `/namespaces/NAME/`)."""
+        contains = request.query_params.get("contains") or ""
+        return json_response({"requests": [r for r in self.requests if contains in r["path"]]})
 
     async def handle(self, request: Request, t: Target) -> Response:
         method, q = request.method, request.query_params

@@ -93,6 +93,15 @@ class SandboxProcess:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"{}")
 
+    def requests_log(self, contains: str = "") -> list[dict]:
+        """The server's record of the resource requests it answered ({method, path, query, dry_run, status})."""
+        query = f"?contains={urllib.parse.quote(contains)}" if contains else ""
+        return self.request("GET", f"/sandbox/requests{query}")["requests"]
+
+    def changes(self, contains: str = "") -> list[dict]:
+        """The requests that changed something (not GET, not a dry run), whose path contains `contains`."""
+        return [r for r in self.requests_log(contains) if r["method"] != "GET" and not r["dry_run"]]
+
     def scenario(self, name: str, namespace: str | None = None) -> list[str]:
         """Seed a named scenario (default namespace `shop`); returns `kind/name` of the objects it created."""
         query = f"?namespace={urllib.parse.quote(namespace)}" if namespace else ""

@@ -273,4 +273,9 @@ def _history(run: Run) -> list[dict]:
 def _policy_inputs(run: Run) -> dict:
     cluster = run.conversation.cluster
     can_change = cluster_can_request_changes(user=run.requested_by, cluster=cluster)
-    return {"can_request_changes": can_change, "cluster_read_only": cluster.read_only}
+    return {
+        "can_request_changes": can_change,
+        "cluster_read_only": cluster.read_only,
+        "allowed_namespaces": list(cluster.allowed_namespaces or ()),
+        "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
+    }
