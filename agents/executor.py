@@ -31,6 +31,10 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
         call = next(c for c in calls if c["call_id"] == state.pending_approval["call_id"])
         if decision != "approve":
             return await _denied(ctx, state, step, call)
+        # Re-checked now, not when the approval was asked for: rights and the cluster may have changed since.
+        if (refusal := await ctx.mutation_refusal(call)) is not None:
+            call["status"] = "refused"
+            return await _advance(ctx, state, step, calls, results, [{**call, "reason": refusal}])
         results.append(await run_call(ctx, call, step["id"]))
         call["status"] = "done"
     elif not calls:
@@ -40,8 +44,10 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
     return await _advance(ctx, state, step, calls, results)
 
 
-async def _advance(ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict]) -> dict:
-    refused = list(state.refused)
+async def _advance(
+    ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict], refused: list | None = None
+) -> dict:
+    refused = [*state.refused, *(refused or [])]
     for call in (c for c in calls if c["status"] == "pending"):
         call["args"], refusal = ctx.policy.check(call["tool"], call["args"])
         if refusal is not None:

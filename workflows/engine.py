@@ -33,7 +33,9 @@ async def run_execute(run_id: str) -> None:
 
 
 async def run_resume(run_id: str, resume: dict) -> None:
-    """Continue a run parked at an approval with the decision {"decision", "by", "reason"}."""
+    """Continue a run parked at an approval once it was decided; `resume` = {"approval_id", "call_id"}.
+
+    Only the approval the run waits for resumes it, and the decision is read from its row."""
     await _drive(run_id, resume=resume)
 
 
@@ -41,10 +43,12 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
     loop = run_loop()
     slot = await loop.setup_slot()
     try:
-        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume is not None)
+        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
-            logger.info("run %s: nothing to claim (finished, taken or a duplicate delivery)", run_id)
+            logger.info("run %s: nothing to claim (finished, taken, a duplicate or stale delivery)", run_id)
             return
+        if resume is not None:
+            resume = await db(_resume_value, run, resume)
         handle = loop.hold(run_id)
         handle.setup_slot = slot
         try:
@@ -268,6 +272,11 @@ def _history(run: Run) -> list[dict]:
         earlier = earlier.filter(created_at__lt=run.message.created_at)
     rows = list(earlier.order_by("-created_at").values("role", "content")[:HISTORY_MESSAGES])
     return [{"role": row["role"], "content": row["content"]} for row in reversed(rows)]
+
+
+def _resume_value(run: Run, resume: dict) -> dict:
+    approval = Approval.objects.get(run=run, pk=resume["approval_id"], call_id=resume["call_id"])
+    return services.approval_resume_value(approval)
 
 
 def _policy_inputs(run: Run) -> dict:

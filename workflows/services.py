@@ -163,21 +163,33 @@ def run_event_publish(run: Run, type: str, data: dict) -> None:  # noqa: A002 - 
 # --- claiming (used by the engine) -----------------------------------------------------------------------------
 
 
-def run_claim(*, run_id, worker: str, resume: bool) -> Run | None:
+@transaction.atomic
+def run_claim(*, run_id, worker: str, resume: dict | None = None) -> Run | None:
     """Take a run for this worker: queued -> running (execute) or awaiting_approval -> running (resume).
 
-    None when there is nothing to claim (finished, already taken, a duplicate delivery).
+    A resume names its approval ({"approval_id", "call_id"}); it is claimed only while the run waits for exactly
+    that approval (the run's latest, now decided). None when there is nothing to claim: finished, already taken, a
+    duplicate or stale delivery (an earlier approval's resume delivered again while the run waits for the next).
     """
-    source = Run.Status.AWAITING_APPROVAL if resume else Run.Status.QUEUED
+    source = Run.Status.AWAITING_APPROVAL if resume is not None else Run.Status.QUEUED
+    locked = Run.objects.select_for_update().filter(pk=run_id, status=source).first()
+    if locked is None or (resume is not None and run_awaited_approval(run=locked, resume=resume) is None):
+        return None
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=source).update(
+    Run.objects.filter(pk=run_id).update(
         status=Run.Status.RUNNING, worker=worker[:200], heartbeat_at=now, started_at=Coalesce("started_at", Value(now))
     )
-    if not claimed:
-        return None
     return Run.objects.select_related("conversation__cluster__org", "conversation__org", "requested_by", "message").get(
         pk=run_id
     )
+
+
+def run_awaited_approval(*, run: Run, resume: dict) -> Approval | None:
+    """The decided approval `resume` names, if it is the one the run waits for (its latest); else None."""
+    latest = Approval.objects.filter(run=run).order_by("-created_at", "-id").first()
+    if latest is None or str(latest.id) != str(resume.get("approval_id")) or latest.call_id != resume.get("call_id"):
+        return None
+    return None if latest.decision == Approval.Decision.PENDING else latest
 
 
 def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview: str) -> Approval | None:
@@ -221,13 +233,19 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
 
 
 def approval_resume_value(approval: Approval) -> dict:
+    """What the graph's approval node is resumed with, read from the row (never from a task's message)."""
     decision = {
         Approval.Decision.APPROVED: "approve",
         Approval.Decision.DENIED: "deny",
         Approval.Decision.EXPIRED: "expired",
     }[approval.decision]
     by = str(approval.decided_by_id) if approval.decided_by_id else ""
-    return {"decision": decision, "by": by, "reason": approval.reason}
+    return {**approval_ref(approval), "decision": decision, "by": by, "reason": approval.reason}
+
+
+def approval_ref(approval: Approval) -> dict:
+    """What a resume task carries: which approval of which call it continues (the decision is read from the row)."""
+    return {"approval_id": str(approval.id), "call_id": approval.call_id}
 
 
 # --- approvals -------------------------------------------------------------------------------------------------
@@ -273,7 +291,7 @@ def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> 
         "approval.resolved",
         {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason},
     )
-    _dispatch_after_commit(approval.run_id, approval_resume_value(approval))
+    _dispatch_after_commit(approval.run_id, approval_ref(approval))
 
 
 def approvals_expire() -> int:
