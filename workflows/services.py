@@ -105,7 +105,15 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
 
 
 def run_can_cancel(*, user: User, run: Run) -> bool:
-    return run.requested_by_id == user.pk or has_role(user=user, org=run.conversation.org, role=Role.OPERATOR)
+    """The one who asked, or whoever may operate the run's cluster (an operator's role alone is not enough)."""
+    if run.requested_by_id == user.pk:
+        return True
+    cluster, org = run.conversation.cluster, run.conversation.org
+    if has_role(user=user, org=org, role=Role.ADMIN):
+        return True
+    # Not cluster_can_operate: a read-only cluster refuses changes, not stopping a run.
+    granted = cluster is not None and user.has_perm("orgs.operate_cluster", cluster)
+    return granted and has_role(user=user, org=org, role=Role.OPERATOR)
 
 
 @transaction.atomic
@@ -113,7 +121,7 @@ def run_cancel(*, user: User, run: Run) -> Run:
     """Cancel a run: at once when no worker holds it, else by flagging it for its worker (which stops the
     LLM stream and the running command). Raises PermissionDenied, Conflict when the run already finished."""
     if not run_can_cancel(user=user, run=run):
-        raise PermissionDenied("Only the requester or an operator may cancel this run.")
+        raise PermissionDenied("Only the person who asked, or someone who may operate its cluster, cancels this run.")
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.is_finished:
         raise Conflict(f"The run already finished ({run.status}).")
