@@ -20,6 +20,7 @@ thread of its own: SQLite has one writer at a time anyway, and one thread keeps 
 
 import asyncio
 import json
+import re
 import threading
 import uuid
 import weakref
@@ -47,6 +48,21 @@ class NewEvent:
     @property
     def touches_activity(self) -> bool:  # streamed output does not move a conversation up the list
         return self.type not in STREAM_TYPES
+
+
+# PostgreSQL's text and jsonb hold neither NUL nor lone surrogates (a tool's output may carry both).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value):
+    """`value` (str, or JSON-like lists/dicts of them) with what PostgreSQL cannot store replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 # --- sync: one event, the caller's connection ----------------------------------------------------------------
@@ -153,13 +169,26 @@ def _results_assign(events: list[NewEvent], rows) -> list:
 
 
 async def events_persist(events: list[NewEvent], ts) -> list:
-    """Persist a batch (committed on return). Per event in order: (id, seq), or Conversation.DoesNotExist if
-    its conversation is gone. A database error fails the whole batch (raised)."""
-    if settings.IS_POSTGRES:
-        conn = await _loop_connection()
-        cursor = await conn.execute(*_pg_batch_sql(events, ts))
-        return _results_assign(events, await cursor.fetchall())
-    return await asyncio.get_running_loop().run_in_executor(_persist_thread, _events_persist_generic, events, ts)
+    """Persist a batch (committed on return). Per event in order: (id, seq), Conversation.DoesNotExist if its
+    conversation is gone, or the database's error for that event alone: an event the database refuses is tried
+    on its own, so it never fails the other events of its batch (other runs', other orgs'). A lost connection
+    fails the whole batch (raised)."""
+    if not settings.IS_POSTGRES:
+        return await asyncio.get_running_loop().run_in_executor(_persist_thread, _events_persist_generic, events, ts)
+    try:
+        return await _pg_persist(events, ts)
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except psycopg.Error as exc:
+        if len(events) == 1:
+            return [exc]
+    return [result for event in events for result in await events_persist([event], ts)]
+
+
+async def _pg_persist(events: list[NewEvent], ts) -> list:
+    conn = await _loop_connection()
+    cursor = await conn.execute(*_pg_batch_sql(events, ts))
+    return _results_assign(events, await cursor.fetchall())
 
 
 def _events_persist_generic(events: list[NewEvent], ts) -> list:

@@ -111,9 +111,10 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
     except ToolServerError as exc:
         await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
-    except Exception as exc:
+    except Exception:
         logger.exception("run %s failed", run.id)
-        await _finish(run, Run.Status.FAILED, ("internal_error", f"{type(exc).__name__}: {exc}"[:500]))
+        detail = "The run stopped on an internal error; it was logged for the operators."
+        await _finish(run, Run.Status.FAILED, ("internal_error", detail))
     finally:
         if ctx is not None:
             await ctx.streams_close()

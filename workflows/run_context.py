@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from agents.namespace_scope import OutOfScope, scope_arguments
 from chats.deltas import DeltaStream
+from chats.event_log import storable
 from chats.models import Message
 from chats.publisher import aevent_publish
 from orgs.selectors import cluster_can_operate, cluster_can_request_changes
@@ -86,6 +87,7 @@ class DjangoMessageStream:
 
 
 def _assistant_message_create(*, run: Run, message_id: str, content: str) -> Message:
+    content = storable(content)
     message, _ = Message.objects.get_or_create(
         id=message_id,
         defaults={
@@ -185,13 +187,13 @@ def ledger_get(*, run_id, call_id: str) -> dict | None:
 def ledger_start(*, run_id, call_id: str, tool: str, args: dict, mutating: bool) -> None:
     # A second start of the same call id keeps the first row; callers consult ledger_get first.
     with contextlib.suppress(IntegrityError), transaction.atomic():
-        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=args, mutating=mutating)
+        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=storable(args), mutating=mutating)
 
 
 def ledger_finish(*, run_id, call_id: str, ok: bool, result: dict) -> None:
     state = ToolCall.State.SUCCEEDED if ok else ToolCall.State.FAILED
     ToolCall.objects.filter(run_id=run_id, call_id=call_id).update(
-        state=state, result=result, finished_at=timezone.now()
+        state=state, result=storable(result), finished_at=timezone.now()
     )
 
 

@@ -18,6 +18,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from chats.event_log import storable
 from chats.models import Conversation, Message
 from chats.publisher import event_publish
 from orgs.models import Role, User
@@ -212,8 +213,8 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
             call_id=call_id,
             defaults={
                 "tool": tool,
-                "args": args,
-                "preview": preview or "",
+                "args": storable(args),
+                "preview": storable(preview or ""),
                 "requested_by": run.requested_by,
                 "expires_at": timezone.now() + settings.APPROVAL_TTL,
             },
@@ -232,7 +233,7 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
                     "approval_id": str(approval.id),
                     "call_id": call_id,
                     "tool": tool,
-                    "args": args,
+                    "args": approval.args,
                     "preview": approval.preview,
                     "expires_at": approval.expires_at.isoformat().replace("+00:00", "Z"),
                 },
