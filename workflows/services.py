@@ -14,7 +14,7 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -58,7 +58,8 @@ def run_dispatch(run_id, *, resume: dict | None = None) -> None:
 
 
 def _dispatch_after_commit(run_id, resume: dict | None = None) -> None:
-    transaction.on_commit(lambda: run_dispatch(run_id, resume=resume))
+    # robust: a broker error is logged, not raised to the person who posted; runs_recover dispatches again.
+    transaction.on_commit(lambda: run_dispatch(run_id, resume=resume), robust=True)
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -328,20 +329,63 @@ def approvals_expire() -> int:
 
 
 def runs_recover() -> list[str]:
-    """Re-queue runs whose worker stopped heart-beating (settings.RUN_HEARTBEAT_TIMEOUT_S) and dispatch them.
+    """Dispatch again what a lost message or a dead worker left behind; returns the ids of the runs dispatched.
 
-    The next attempt resumes from the last checkpoint; the ledger keeps mutating calls from running twice.
+    - running, no heartbeat for settings.RUN_HEARTBEAT_TIMEOUT_S (the worker died): queued again, attempt + 1;
+    - queued and not started within that time (the dispatch was lost: a broker error, Redis restarted empty);
+    - waiting for an approval that was decided that long ago (its resume was lost).
+    Each is dispatched at most once per timeout (heartbeat_at marks the dispatch), and a duplicate delivery
+    claims nothing, so running this often is harmless. The ledger keeps mutating calls from running twice.
     """
     cutoff = timezone.now() - timezone.timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_S)
+    return _runs_requeue(cutoff) + _runs_redispatch(cutoff) + _resumes_redispatch(cutoff)
+
+
+def _runs_requeue(cutoff) -> list[str]:
     stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=cutoff)
     recovered = []
     for run_id in stale.values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             moved = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-                status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker=""
+                status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker="", heartbeat_at=timezone.now()
             )
             if moved:
                 logger.warning("run %s: worker stopped heart-beating; re-dispatching", run_id)
                 _dispatch_after_commit(run_id)
                 recovered.append(str(run_id))
+    return recovered
+
+
+def _dispatch_due(status: str, cutoff):
+    """Runs in `status` last dispatched before `cutoff` (never: created before it)."""
+    never = Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    return Run.objects.filter(Q(heartbeat_at__lt=cutoff) | never, status=status)
+
+
+def _runs_redispatch(cutoff) -> list[str]:
+    recovered = []
+    for run_id in _dispatch_due(Run.Status.QUEUED, cutoff).values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            if _dispatch_due(Run.Status.QUEUED, cutoff).filter(pk=run_id).update(heartbeat_at=timezone.now()):
+                logger.warning("run %s: queued but never started; dispatching it again", run_id)
+                _dispatch_after_commit(run_id)
+                recovered.append(str(run_id))
+    return recovered
+
+
+def _resumes_redispatch(cutoff) -> list[str]:
+    waiting = _dispatch_due(Run.Status.AWAITING_APPROVAL, cutoff)
+    recovered = []
+    for run_id in waiting.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            run = waiting.select_for_update(skip_locked=True).filter(pk=run_id).first()
+            latest = run and Approval.objects.filter(run=run).order_by("-created_at", "-id").first()
+            if latest is None or latest.decision == Approval.Decision.PENDING:
+                continue
+            if latest.decided_at is not None and latest.decided_at >= cutoff:
+                continue
+            Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+            logger.warning("run %s: decided approval %s was never resumed; dispatching it again", run_id, latest.pk)
+            _dispatch_after_commit(run_id, approval_ref(latest))
+            recovered.append(str(run_id))
     return recovered
