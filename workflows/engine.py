@@ -10,6 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import django.db
+import psycopg
+import psycopg_pool
 from django.conf import settings
 
 from agents.errors import LLMError, LLMNotConfigured, RunCancelled, ToolServerError
@@ -23,6 +26,15 @@ from workflows.models import Approval, Run
 from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
 
 logger = logging.getLogger(__name__)
+
+# A PostgreSQL restart or failover: what the ORM, the event log and the checkpointer raise when they lose it.
+DATABASE_LOST = (
+    django.db.OperationalError,
+    django.db.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
 
 HISTORY_MESSAGES = 40
 
@@ -111,6 +123,10 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         await _finish(run, Run.Status.FAILED, ("llm_error", str(exc)))
     except ToolServerError as exc:
         await _finish(run, Run.Status.FAILED, ("tool_server_unavailable", str(exc)))
+    except DATABASE_LOST as exc:
+        # Not failed for good: the run keeps its checkpoint and its ledger; with no worker heart-beating it any
+        # more, runs_recover queues it again and the next attempt continues where this one stopped.
+        logger.warning("run %s: the database connection was lost (%s); left for recovery", run.id, exc)
     except Exception:
         logger.exception("run %s failed", run.id)
         detail = "The run stopped on an internal error; it was logged for the operators."
