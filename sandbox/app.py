@@ -6,6 +6,7 @@ import asyncio
 import collections
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ VERSION = {
     "platform": "linux/amd64",
 }
 STREAMING_SUBRESOURCES = ("exec", "attach", "portforward")
+WRITE_DELAY_ANNOTATION = "sandbox.skyflo.dev/write-delay-s"
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -205,21 +207,24 @@ class SandboxServer:
         return await self.dispatch(request, request.path_params["group"], request.path_params["version"])
 
     async def dispatch(self, request: Request, group: str, version: str) -> Response:
+        entry = {
+            "at": time.time(),
+            "method": request.method,
+            "path": request.url.path,
+            "query": str(request.url.query),
+            "dry_run": request.query_params.get("dryRun") == "All",
+            "status": None,  # until it is answered
+        }
+        self.requests.append(entry)
         response = await self._dispatch(request, group, version)
-        self.requests.append(
-            {
-                "method": request.method,
-                "path": request.url.path,
-                "query": str(request.url.query),
-                "dry_run": request.query_params.get("dryRun") == "All",
-                "status": response.status_code,
-            }
-        )
+        entry["status"] = response.status_code
         return response
 
     async def _dispatch(self, request: Request, group: str, version: str) -> Response:
         try:
             target = parse_target(group, version, request.path_params["rest"].strip("/").split("/"))
+            if request.method != "GET" and request.query_params.get("dryRun") != "All":
+                await self.write_delay(target)
             response = await self.handle(request, target)
             if request.method != "GET":
                 self.controller.poke()
@@ -228,6 +233,20 @@ class SandboxServer:
             return error_response(exc)
         except SelectorError as exc:
             return error_response(ApiError(400, "BadRequest", str(exc)))
+
+    async def write_delay(self, t: Target) -> None:
+        """A change to an object annotated `sandbox.skyflo.dev/write-delay-s: N` is answered N seconds late (as
+        a slow admission webhook would make it): tests kill a worker while a mutating command waits on it."""
+        if t.name is None:
+            return
+        try:
+            obj = self.store.get(t.rt, t.namespace or "", t.name)
+        except ApiError:
+            return
+        delay = (obj["metadata"].get("annotations") or {}).get(WRITE_DELAY_ANNOTATION)
+        with contextlib.suppress(ValueError):
+            if delay and float(delay) > 0:
+                await asyncio.sleep(min(float(delay), 60.0))
 
     async def requests_log(self, request: Request) -> Response:
         """The server's own record of the resource requests it answered, oldest first (what tests count).
