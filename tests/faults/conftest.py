@@ -125,7 +125,7 @@ class Browser:
             try:
                 self.ws = connect(
                     f"{self.stack.ws_url}/ws/conversations/{self.conversation_id}/",
-                    subprotocols=["skyflo.v1", f"bearer.{access_token(self.user)}"],
+                    subprotocols=["skyflo.v1", f"bearer.{self._token()}"],
                     additional_headers={"Origin": self.stack.url},
                     open_timeout=5,
                 ).__enter__()
@@ -135,6 +135,9 @@ class Browser:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)  # the web process is not back yet
+
+    def _token(self) -> str:
+        return self.user if isinstance(self.user, str) else access_token(self.user)  # a user, or a bearer token
 
     def until(self, type: str, predicate=None, timeout: float = DEADLINE_S) -> dict:  # noqa: A002
         for frame in self.frames:
