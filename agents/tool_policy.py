@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agents.namespace_scope import OutOfScope, scope_arguments
+from agents.namespace_scope import NOT_CONFINABLE, OutOfScope, scope_arguments
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,8 @@ class ToolPolicy:
     def allowed(self, tool_name: str) -> bool:
         if tool_name not in self.tools:
             return False
+        if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
+            return False  # not offered at all on a connection confined to namespaces
         if not self.requires_approval(tool_name):
             return True
         return self.can_request_changes and not self.cluster_read_only
@@ -92,6 +94,8 @@ class ToolPolicy:
         """Why `allowed(tool_name)` is False, in words for the model and the user."""
         if tool_name not in self.tools:
             return f"Unknown tool {tool_name!r}."
+        if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
+            return f"{tool_name} may change cluster-wide objects, which this cluster connection does not allow."
         if self.cluster_read_only:
             return f"{tool_name} changes the cluster, and this cluster is read-only."
         return f"{tool_name} changes the cluster, and the asker may not request changes."

@@ -106,6 +106,9 @@ def test_finding_01_mutating_calls_outside_the_namespaces_are_refused_before_app
         assert events.until("run.finished")["data"]["status"] == "failed"
     assert "approval.requested" not in events.types()
     assert [f["data"]["status"] for f in events.of("step.finished")] == ["refused", "refused"]
+    offered = {t["function"]["name"] for r in live_llm.requests() for t in r.get("tools") or []}
+    assert "k8s_scale" in offered
+    assert not {"k8s_drain", "k8s_cordon", "helm_install", "helm_upgrade", "helm_rollback"} & offered
     changes = [r for r in shop.sandbox.requests_log()[seen:] if r["method"] != "GET"]
     assert changes == []
     assert shop.sandbox.kubectl("get", "namespace", "finding-01-ns", check=False).returncode != 0
