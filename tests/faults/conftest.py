@@ -16,6 +16,7 @@ that reconnect and resume as a browser does, and the checks every fault ends wit
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -28,7 +29,17 @@ import pytest
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
 
-from tests.live import VENV_BIN, Proc, _stack_env, _wait_http, access_token, free_port, shop_make, stack_start
+from tests.live import (
+    RUNNING_STACKS,
+    VENV_BIN,
+    Proc,
+    _stack_env,
+    _wait_http,
+    access_token,
+    free_port,
+    shop_make,
+    stack_start,
+)
 
 DEADLINE_S = 60.0  # every fault ends in a correct state within this
 
@@ -89,7 +100,26 @@ def web_restart(stack) -> None:
 
 
 @pytest.fixture
-def fault_stack(live_database, scripted_llm_server, fault_redis):
+def others_paused(live_db):
+    """The session's other stacks share the database: their beats would recover this test's runs onto their own
+    workers (another LLM script), and this test's beat would pick up runs earlier tests left unfinished. Those runs
+    are cancelled, and the other beats paused (SIGSTOP) while the test runs, as a stopped machine would be."""
+    from workflows.models import Run
+
+    Run.objects.filter(status__in=[Run.Status.QUEUED, Run.Status.AWAITING_APPROVAL]).update(
+        status=Run.Status.CANCELLED, cancel_requested=True
+    )
+    Run.objects.filter(status=Run.Status.RUNNING).update(cancel_requested=True)
+    beats = [stack.beat for stack in RUNNING_STACKS if stack.beat is not None and stack.beat.alive()]
+    for beat in beats:
+        os.killpg(beat.pid, signal.SIGSTOP)
+    yield
+    for beat in beats:
+        os.killpg(beat.pid, signal.SIGCONT)
+
+
+@pytest.fixture
+def fault_stack(live_database, scripted_llm_server, fault_redis, others_paused):
     from tests.llm import ScriptedLLMHandle
 
     llm = ScriptedLLMHandle(scripted_llm_server.url, uuid.uuid4().hex[:12])

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def pg_shop(scripted_llm_server, fault_redis, toolserver, sandbox_cluster):
+def pg_shop(scripted_llm_server, fault_redis, toolserver, sandbox_cluster, others_paused):
     """A stack whose database lives on a PostgreSQL server of its own (wal_writer_delay long, so that a crash
     loses the last asynchronously committed events)."""
     import uuid
