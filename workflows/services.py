@@ -332,13 +332,16 @@ def runs_recover() -> list[str]:
     """Dispatch again what a lost message or a dead worker left behind; returns the ids of the runs dispatched.
 
     - running, no heartbeat for settings.RUN_HEARTBEAT_TIMEOUT_S (the worker died): queued again, attempt + 1;
-    - queued and not started within that time (the dispatch was lost: a broker error, Redis restarted empty);
+    - queued and not started within settings.RUN_DISPATCH_TIMEOUT_S (the dispatch was lost: a broker error,
+      Redis restarted empty);
     - waiting for an approval that was decided that long ago (its resume was lost).
     Each is dispatched at most once per timeout (heartbeat_at marks the dispatch), and a duplicate delivery
     claims nothing, so running this often is harmless. The ledger keeps mutating calls from running twice.
     """
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_S)
-    return _runs_requeue(cutoff) + _runs_redispatch(cutoff) + _resumes_redispatch(cutoff)
+    now = timezone.now()
+    dead = now - timezone.timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_S)
+    lost = now - timezone.timedelta(seconds=settings.RUN_DISPATCH_TIMEOUT_S)
+    return _runs_requeue(dead) + _runs_redispatch(lost) + _resumes_redispatch(lost)
 
 
 def _runs_requeue(cutoff) -> list[str]:

@@ -99,6 +99,11 @@ def web_restart(stack) -> None:
     _wait_http(f"{stack.url}/healthz", stack.web)
 
 
+def fault_env(redis: ThrowawayRedis, **overrides: str) -> dict[str, str]:
+    """A fault stack's settings: its own Redis, and lost messages dispatched again after 5 s (not 120)."""
+    return {"REDIS_URL": redis.url(), "SKYFLO_RUN_DISPATCH_TIMEOUT_S": "5", **overrides}
+
+
 @pytest.fixture
 def others_paused(live_db):
     """The session's other stacks share the database: their beats would recover this test's runs onto their own
@@ -123,7 +128,7 @@ def fault_stack(live_database, scripted_llm_server, fault_redis, others_paused):
     from tests.llm import ScriptedLLMHandle
 
     llm = ScriptedLLMHandle(scripted_llm_server.url, uuid.uuid4().hex[:12])
-    stack = stack_start(_stack_env(llm.base_url, 0, {"REDIS_URL": fault_redis.url()}))
+    stack = stack_start(_stack_env(llm.base_url, 0, fault_env(fault_redis)))
     stack.llm = llm
     stack.redis = fault_redis
     yield stack

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
-from tests.faults.conftest import Browser, assert_consistent
+from tests.faults.conftest import Browser, assert_consistent, fault_env
 from tests.faults.postgres import ThrowawayPostgres, database_prepare
 from tests.live import _stack_env, deployment_yaml, stack_start
 from tests.scripted_llm import call, plan, say, verdict
@@ -26,7 +26,7 @@ def pg_shop(scripted_llm_server, fault_redis, toolserver, sandbox_cluster, other
     namespace = sandbox_cluster.new_namespace("pg")
     sandbox_cluster.kubectl("apply", "-n", namespace, "-f", "-", input=deployment_yaml("web"))
     llm = ScriptedLLMHandle(scripted_llm_server.url, uuid.uuid4().hex[:12])
-    env = _stack_env(llm.base_url, 0, {"REDIS_URL": fault_redis.url(), "DATABASE_URL": server.url("skyflo_fault")})
+    env = _stack_env(llm.base_url, 0, fault_env(fault_redis, DATABASE_URL=server.url("skyflo_fault")))
     seeded = database_prepare(env, toolserver=toolserver, namespace=namespace)
     stack = stack_start(env)
     stack.llm = llm
