@@ -9,15 +9,15 @@
         config={"configurable": {"thread_id": str(conversation.id)}},
         context=ctx,
     )
-    await graph.ainvoke(Command(resume={"decision": "approve", "by": user_id, "reason": "ok"}),
+    await graph.ainvoke(Command(resume={"call_id": call_id, "decision": "approve", "by": user_id, "reason": "ok"}),
                         config=..., context=ctx)              # after an approval decision
 
 The result of `ainvoke` is the state dict. If it contains "__interrupt__", the run is waiting
 for an approval: `result["__interrupt__"][0].value == {"call_id", "tool", "args", "preview"}`
 (create the Approval row, emit approval.requested, free the worker). Otherwise the run is over
 and `result["outcome"]` is one of "succeeded" | "failed" | "denied" | "cancelled" (the
-run.finished status). Resume values: {"decision": "approve" | "deny" | "expired", "by": str,
-"reason": str}. `agents.errors.RunCancelled` propagates out of ainvoke on cancel,
+run.finished status). Resume values: {"call_id": the interrupt's call_id, "decision": "approve" | "deny" |
+"expired", "by": str, "reason": str}. `agents.errors.RunCancelled` propagates out of ainvoke on cancel,
 `agents.errors.LLMNotConfigured` (attr `.variable`) when the LLM is not configured.
 
 Close `llm` (`await llm.aclose()`) when the run is over. Nodes read it as `runtime.context`.
@@ -107,3 +107,10 @@ class RunContext(Protocol):
     ) -> None:
         """Add one LLM call's token usage to the run (summed for run.finished usage; cached and reasoning tokens,
         parts of the two counts, for its cost)."""
+
+    async def mutation_refusal(self, call: dict) -> str | None:
+        """Right before an approved call runs: why it may not run now (a sentence), or None.
+
+        Read fresh, not from the run's start: the approval of exactly this call and these arguments, the
+        cluster not read-only, the asker's and the approver's current rights, the connection's namespaces.
+        """

@@ -32,6 +32,10 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
         call = next(c for c in calls if c["call_id"] == state.pending_approval["call_id"])
         if decision != "approve":
             return await _denied(ctx, state, step, call)
+        # Re-checked now, not when the approval was asked for: rights and the cluster may have changed since.
+        if (refusal := await ctx.mutation_refusal(call)) is not None:
+            call["status"] = "refused"
+            return await _advance(ctx, state, step, calls, results, [{**call, "reason": refusal}])
         results.append(await run_call(ctx, call, step["id"]))
         call["status"] = "done"
     elif not calls:
@@ -41,16 +45,19 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
     return await _advance(ctx, state, step, calls, results)
 
 
-async def _advance(ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict]) -> dict:
-    refused = list(state.refused)
+async def _advance(
+    ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict], refused: list | None = None
+) -> dict:
+    refused = [*state.refused, *(refused or [])]
     for call in (c for c in calls if c["status"] in ("pending", "invalid")):
-        if call["status"] == "invalid":
+        if call["status"] == "invalid":  # arguments the model could not get to fit the tool's schema
             call["status"] = "refused"
             refused.append({**call})
             continue
-        if not ctx.policy.allowed(call["tool"]):
+        call["args"], refusal = ctx.policy.check(call["tool"], call["args"])
+        if refusal is not None:
             call["status"] = "refused"
-            refused.append({**call, "reason": ctx.policy.refusal(call["tool"])})
+            refused.append({**call, "reason": refusal})
             continue
         if call["mutating"] and (done := await ctx.ledger_get(call["call_id"])) is None:
             approval = {**{k: call[k] for k in ("call_id", "tool", "args")}, "preview": await preview(ctx, call)}

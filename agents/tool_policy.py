@@ -7,9 +7,11 @@ as mutating and therefore needs approval (fail closed).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from agents.namespace_scope import NOT_CONFINABLE, OutOfScope, scope_arguments
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,24 @@ class ToolPolicy:
 
     `requires_approval` is True for every tool that is not explicitly read-only (and for unknown
     tools). `allowed` refuses unknown tools, and mutating tools when the asker may not request
-    changes or the cluster is read-only.
+    changes or the cluster is read-only. `check` also confines a call's arguments to the connection's
+    namespaces (agents/namespace_scope.py); every tool call of a run goes through it.
     """
 
-    def __init__(self, tools: Iterable[Any], *, can_request_changes: bool, cluster_read_only: bool):
+    def __init__(
+        self,
+        tools: Iterable[Any],
+        *,
+        can_request_changes: bool,
+        cluster_read_only: bool,
+        allowed_namespaces: Sequence[str] = (),
+        default_namespace: str | None = None,
+    ):
         self.tools = {spec.name: spec for spec in map(tool_spec, tools)}
         self.can_request_changes = can_request_changes
         self.cluster_read_only = cluster_read_only
+        self.allowed_namespaces = tuple(allowed_namespaces or ())
+        self.default_namespace = default_namespace or None
 
     def requires_approval(self, tool_name: str) -> bool:
         spec = self.tools.get(tool_name)
@@ -71,6 +84,8 @@ class ToolPolicy:
     def allowed(self, tool_name: str) -> bool:
         if tool_name not in self.tools:
             return False
+        if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
+            return False  # not offered at all on a connection confined to namespaces
         if not self.requires_approval(tool_name):
             return True
         return self.can_request_changes and not self.cluster_read_only
@@ -79,9 +94,21 @@ class ToolPolicy:
         """Why `allowed(tool_name)` is False, in words for the model and the user."""
         if tool_name not in self.tools:
             return f"Unknown tool {tool_name!r}."
+        if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
+            return f"{tool_name} may change cluster-wide objects, which this cluster connection does not allow."
         if self.cluster_read_only:
             return f"{tool_name} changes the cluster, and this cluster is read-only."
         return f"{tool_name} changes the cluster, and the asker may not request changes."
+
+    def check(self, tool_name: str, args: dict) -> tuple[dict, str | None]:
+        """(the arguments to send, None), or (the arguments, why the call is refused: a sentence)."""
+        if not self.allowed(tool_name):
+            return args, self.refusal(tool_name)
+        try:
+            scoped = scope_arguments(tool_name, args, allowed=self.allowed_namespaces, default=self.default_namespace)
+        except OutOfScope as exc:
+            return args, str(exc)
+        return scoped, None
 
     def allowed_names(self, *, read_only: bool = False) -> list[str]:
         return [

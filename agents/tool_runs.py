@@ -47,7 +47,11 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
         if done is not None:
             return record(call, step_id, done)
     await ensure_not_cancelled(ctx)
-    call_id, tool, args, mutating = call["call_id"], call["tool"], call["args"], call["mutating"]
+    args, refusal = ctx.policy.check(call["tool"], call["args"])
+    if refusal is not None:  # the last gate of every call: the model hears why, nothing reaches the tool server
+        return record(call, step_id, refused_result(refusal))
+    call = {**call, "args": args}
+    call_id, tool, mutating = call["call_id"], call["tool"], call["mutating"]
     if use_ledger:
         await ctx.ledger_start(call_id, tool, args, mutating)
     await ctx.emit("tool.call", {"call_id": call_id, "tool": tool, "args": args, "mutating": mutating})
@@ -66,6 +70,10 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
     event = {"call_id": call_id, "ok": result["ok"], "output": result["output"], "truncated": result["truncated"]}
     await ctx.emit("tool.result", event)
     return record(call, step_id, result)
+
+
+def refused_result(reason: str) -> dict:
+    return {"ok": False, "output": f"Refused: {reason} Nothing ran.", "truncated": False, "command": None}
 
 
 def diff_arguments(tool: str, args: dict) -> dict | None:
@@ -94,6 +102,9 @@ async def preview(ctx: RunContext, call: dict) -> str:
     diff_args = diff_arguments(call["tool"], call["args"])
     if diff_args is None or "k8s_diff" not in {t.name for t in ctx.tools.tools}:
         return f"No diff preview for this tool. The call: {described}"
+    diff_args, refusal = ctx.policy.check("k8s_diff", diff_args)
+    if refusal is not None:
+        return f"No diff preview: {refusal} The call: {described}"
     await ensure_not_cancelled(ctx)
     try:
         result = await ctx.tools.call("k8s_diff", diff_args, call_id=f"{call['call_id']}:preview")

@@ -12,7 +12,7 @@ and sends it together with everything else pending. A stream's frames keep token
 import asyncio
 import uuid
 
-from chats.event_log import NewEvent
+from chats.event_log import NewEvent, storable
 from chats.publisher import loop_batcher
 
 
@@ -60,7 +60,7 @@ class DeltaStream:
     # --- called by the batcher ---
 
     def take(self) -> tuple[NewEvent, asyncio.Future]:
-        data = {"message_id": self.message_id, "agent": self.agent, "text": "".join(self._pending)}
+        data = {"message_id": self.message_id, "agent": self.agent, "text": storable("".join(self._pending))}
         event = NewEvent(conversation_id=self.conversation_id, run_id=self.run_id, type="message.delta", data=data)
         sent, self._sent = self._sent, None
         self._taken = sent

@@ -10,8 +10,10 @@ it is sent. chats.publisher is the only caller; everything else publishes throug
 Events are committed with `synchronous_commit = off` (never inside a caller's transaction): a commit then
 costs ~0.3 ms instead of a WAL fsync (4–20 ms on a busy disk), which the token stream cannot afford. The
 price: if PostgreSQL itself crashes, the last few hundred milliseconds of events may be lost together with
-their seq numbers (the counter rolls back with them, the log stays consistent). Runs, approvals and
-messages, written by their own transactions, keep full durability; the event log is the replay stream.
+their seq counter. Their frames may have been sent, so a seq must never be handed out again: after a crash,
+each conversation's first batch skips SEQ_CRASH_JUMP seqs (gaps are allowed), told by two unlogged tables
+that crash recovery empties (migration 0004). Runs, approvals and messages, written by their own
+transactions, keep full durability; the event log is the replay stream.
 
 The async path on PostgreSQL runs on the caller's event loop through one psycopg AsyncConnection per loop
 (autocommit), without a thread hop; elsewhere (embedded mode, SQLite) it persists through the ORM in one
@@ -20,6 +22,7 @@ thread of its own: SQLite has one writer at a time anyway, and one thread keeps 
 
 import asyncio
 import json
+import re
 import threading
 import uuid
 import weakref
@@ -47,6 +50,21 @@ class NewEvent:
     @property
     def touches_activity(self) -> bool:  # streamed output does not move a conversation up the list
         return self.type not in STREAM_TYPES
+
+
+# PostgreSQL's text and jsonb hold neither NUL nor lone surrogates (a tool's output may carry both).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value):
+    """`value` (str, or JSON-like lists/dicts of them) with what PostgreSQL cannot store replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 # --- sync: one event, the caller's connection ----------------------------------------------------------------
@@ -103,31 +121,46 @@ _PG_BATCH = """
 WITH input AS (  -- one parameter, a JSON array of objects: c conversation, r run, t type, d data, a touches activity
     SELECT (e->>'c')::uuid AS conversation_id, (e->>'r')::uuid AS run_id, e->>'t' AS type, e->'d' AS data,
            (e->>'a')::boolean AS touch, ord
-    FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS t(e, ord)
+    FROM jsonb_array_elements(%(rows)s::jsonb) WITH ORDINALITY AS t(e, ord)
 ),
 counts AS (SELECT conversation_id, count(*) AS n, bool_or(touch) AS touch FROM input GROUP BY conversation_id),
 locked AS (  -- in id order, so that two batches touching the same conversations cannot deadlock
-    SELECT id FROM {conv} WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE
+    SELECT id FROM {conv} WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE
 ),
+incarnation AS (SELECT started_at FROM chats_seq_incarnation WHERE id = 1),
+born AS (  -- the crash recovery emptied the table: this incarnation starts now
+    INSERT INTO chats_seq_incarnation (id, started_at) SELECT 1, %(ts)s::timestamptz
+    WHERE NOT EXISTS (SELECT 1 FROM incarnation) ON CONFLICT (id) DO NOTHING
+),
+jumping AS (  -- conversations whose last seqs a crash may have lost, at their first batch since: skip past them
+    SELECT c.id FROM {conv} c
+    WHERE c.id = ANY(%(ids)s::uuid[])
+      AND c.created_at < COALESCE((SELECT started_at FROM incarnation), %(ts)s::timestamptz) + interval '5 minutes'
+      AND NOT EXISTS (SELECT 1 FROM chats_seq_live l WHERE l.conversation_id = c.id)
+),
+marked AS (INSERT INTO chats_seq_live (conversation_id) SELECT id FROM jumping ON CONFLICT DO NOTHING),
 bumped AS (
     UPDATE {conv} c
-    SET last_seq = c.last_seq + counts.n,
-        last_activity_at = CASE WHEN counts.touch THEN %s::timestamptz ELSE c.last_activity_at END
-    FROM counts, locked WHERE c.id = ANY(%s::uuid[]) AND c.id = counts.conversation_id AND locked.id = c.id
+    SET last_seq = c.last_seq + counts.n + CASE WHEN jumping.id IS NULL THEN 0 ELSE {jump} END,
+        last_activity_at = CASE WHEN counts.touch THEN %(ts)s::timestamptz ELSE c.last_activity_at END
+    FROM counts JOIN locked ON locked.id = counts.conversation_id
+         LEFT JOIN jumping ON jumping.id = counts.conversation_id
+    WHERE c.id = ANY(%(ids)s::uuid[]) AND c.id = counts.conversation_id
     RETURNING c.id, c.last_seq - counts.n AS base
 )
 INSERT INTO {event} (conversation_id, run_id, seq, type, data, ts)
 SELECT i.conversation_id, i.run_id, b.base + row_number() OVER (PARTITION BY i.conversation_id ORDER BY i.ord),
-       i.type, i.data, %s::timestamptz
+       i.type, i.data, %(ts)s::timestamptz
 FROM input i JOIN bumped b ON b.id = i.conversation_id
 RETURNING id, conversation_id, seq
 """
 
+# More seqs than one conversation can publish in the commits a crash may lose (wal_writer_delay x 3, at most 30 s).
+SEQ_CRASH_JUMP = 1_000_000
+_PG_BATCH_SQL = _PG_BATCH.format(conv=Conversation._meta.db_table, event=RunEvent._meta.db_table, jump=SEQ_CRASH_JUMP)
 
-_PG_BATCH_SQL = _PG_BATCH.format(conv=Conversation._meta.db_table, event=RunEvent._meta.db_table)
 
-
-def _pg_batch_sql(events: list[NewEvent], ts) -> tuple[str, list]:
+def _pg_batch_sql(events: list[NewEvent], ts) -> tuple[str, dict]:
     rows = [
         {
             "c": str(e.conversation_id),
@@ -139,7 +172,7 @@ def _pg_batch_sql(events: list[NewEvent], ts) -> tuple[str, list]:
         for e in events
     ]
     ids = sorted({e.conversation_id for e in events})  # the index finds the rows (the JSON hides them)
-    return _PG_BATCH_SQL, [json.dumps(rows), ids, ts, ids, ts]
+    return _PG_BATCH_SQL, {"rows": json.dumps(rows), "ids": ids, "ts": ts}
 
 
 def _results_assign(events: list[NewEvent], rows) -> list:
@@ -153,13 +186,26 @@ def _results_assign(events: list[NewEvent], rows) -> list:
 
 
 async def events_persist(events: list[NewEvent], ts) -> list:
-    """Persist a batch (committed on return). Per event in order: (id, seq), or Conversation.DoesNotExist if
-    its conversation is gone. A database error fails the whole batch (raised)."""
-    if settings.IS_POSTGRES:
-        conn = await _loop_connection()
-        cursor = await conn.execute(*_pg_batch_sql(events, ts))
-        return _results_assign(events, await cursor.fetchall())
-    return await asyncio.get_running_loop().run_in_executor(_persist_thread, _events_persist_generic, events, ts)
+    """Persist a batch (committed on return). Per event in order: (id, seq), Conversation.DoesNotExist if its
+    conversation is gone, or the database's error for that event alone: an event the database refuses is tried
+    on its own, so it never fails the other events of its batch (other runs', other orgs'). A lost connection
+    fails the whole batch (raised)."""
+    if not settings.IS_POSTGRES:
+        return await asyncio.get_running_loop().run_in_executor(_persist_thread, _events_persist_generic, events, ts)
+    try:
+        return await _pg_persist(events, ts)
+    except (psycopg.OperationalError, psycopg.InterfaceError):
+        raise
+    except psycopg.Error as exc:
+        if len(events) == 1:
+            return [exc]
+    return [result for event in events for result in await events_persist([event], ts)]
+
+
+async def _pg_persist(events: list[NewEvent], ts) -> list:
+    conn = await _loop_connection()
+    cursor = await conn.execute(*_pg_batch_sql(events, ts))
+    return _results_assign(events, await cursor.fetchall())
 
 
 def _events_persist_generic(events: list[NewEvent], ts) -> list:

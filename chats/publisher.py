@@ -30,7 +30,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from chats.event_log import NewEvent, async_commit_local, event_log_warm, event_persist, events_persist
+from chats.event_log import (
+    NewEvent,
+    async_commit_local,
+    event_log_warm,
+    event_persist,
+    events_persist,
+    storable,
+)
 from chats.events import event_data_validate, event_frame
 from chats.models import RunEvent
 from skyflo.metrics import event_observed
@@ -53,6 +60,7 @@ def user_group(user_id) -> str:
 def _new_event(*, conversation_id, run_id, type: str, data: dict) -> NewEvent:  # noqa: A002
     event_data_validate(type=type, data=data)
     data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))  # as the log will hold it (UUIDs, times as text)
+    data = storable(data)  # a NUL in a tool's output must not fail the event (nor its batch)
     run = uuid.UUID(str(run_id)) if run_id else None
     return NewEvent(conversation_id=uuid.UUID(str(conversation_id)), run_id=run, type=type, data=data)
 

@@ -54,6 +54,7 @@ VERSION = {
     "platform": "linux/amd64",
 }
 STREAMING_SUBRESOURCES = ("exec", "attach", "portforward")
+WRITE_DELAY_ANNOTATION = "sandbox.skyflo.dev/write-delay-s"
 PATCH_TYPES = {
     "application/json-patch+json": "json",
     "application/merge-patch+json": "merge",
@@ -203,11 +204,14 @@ class SandboxServer:
         return json_response({"scenario": name, "namespace": namespace, "objects": created})
 
     async def request_log(self, request: Request) -> Response:
-        """`GET /sandbox/requests?after=SEQ`: the requests answered since SEQ (see sandbox/audit.py)."""
+        """`GET /sandbox/requests?after=SEQ&contains=TEXT`: the requests received since SEQ whose path contains TEXT
+        (see sandbox/audit.py)."""
         after = request.query_params.get("after", "0")
         if not after.isdigit():
             return json_response({"error": "after must be a request sequence number"}, 400)
-        return json_response({"last": self.requests.seq, "requests": self.requests.after(int(after))})
+        contains = request.query_params.get("contains") or ""
+        entries = [e for e in self.requests.after(int(after)) if contains in e["path"]]
+        return json_response({"last": self.requests.seq, "requests": entries})
 
     async def add_user(self, request: Request) -> Response:
         """`POST /sandbox/users {"name": "ada@example.com", "groups": ["dev"]}` with the admin token: a bearer token
@@ -250,6 +254,8 @@ class SandboxServer:
     async def dispatch(self, request: Request, group: str, version: str) -> Response:
         try:
             target = parse_target(group, version, request.path_params["rest"].strip("/").split("/"))
+            if request.method != "GET" and request.query_params.get("dryRun") != "All":
+                await self.write_delay(target)
             response = await self.handle(request, target)
             if request.method != "GET":
                 self.controller.poke()
@@ -258,6 +264,20 @@ class SandboxServer:
             return error_response(exc)
         except SelectorError as exc:
             return error_response(ApiError(400, "BadRequest", str(exc)))
+
+    async def write_delay(self, t: Target) -> None:
+        """A change to an object annotated `sandbox.skyflo.dev/write-delay-s: N` is answered N seconds late (as
+        a slow admission webhook would make it): tests kill a worker while a mutating command waits on it."""
+        if t.name is None:
+            return
+        try:
+            obj = self.store.get(t.rt, t.namespace or "", t.name)
+        except ApiError:
+            return
+        delay = (obj["metadata"].get("annotations") or {}).get(WRITE_DELAY_ANNOTATION)
+        with contextlib.suppress(ValueError):
+            if delay and float(delay) > 0:
+                await asyncio.sleep(min(float(delay), 60.0))
 
     async def handle(self, request: Request, t: Target) -> Response:
         method, q = request.method, request.query_params

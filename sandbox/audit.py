@@ -1,9 +1,10 @@
-"""The request log: every API request the sandbox answered, in order, readable at `GET /sandbox/requests`.
+"""The request log: every API request the sandbox received, in order, readable at `GET /sandbox/requests`.
 
 Evals and tests read it to tell what a client really did to the cluster (which mutations, when, on what),
-independently of what the client says it did. An entry is recorded when the response starts, so it exists
-before the client has the answer. It is also the cluster's audit: who acted (`user`, `groups`, and
-`impersonated_by`, the authenticated caller when the request impersonated `user`), as sandbox/rbac.py decided.
+independently of what the client says it did. An entry is recorded when the request arrives (`status` None until
+the response starts), so a change whose client was killed before the answer still counts. It is also the cluster's
+audit: who acted (`user`, `groups`, and `impersonated_by`, the authenticated caller when the request impersonated
+`user`), as sandbox/rbac.py decided.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class RequestLog:
         self.entries: deque[dict] = deque(maxlen=KEEP)
         self.seq = 0
 
-    def record(self, scope: Scope, status: int) -> None:
+    def start(self, scope: Scope) -> dict:
         method, path = scope["method"], scope["path"]
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         target = _target(path)
@@ -66,35 +67,43 @@ class RequestLog:
         fields = {k: target.get(k, "") for k in ("group", "version", "namespace", "resource", "name", "subresource")}
         dry_run = query.get("dryRun", [""])[0] == "All"
         headers = dict(scope.get("headers") or [])
-        who = scope.get(SCOPE_KEY)
         self.seq += 1
-        self.entries.append(
-            {
-                "seq": self.seq,
-                "time": time.time(),
-                "method": method,
-                "path": path,
-                "query": scope.get("query_string", b"").decode("latin-1"),
-                "status": status,
-                "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
-                "verb": verb,
-                "dry_run": dry_run,
-                # A write that changed (or tried to change) stored state: not a dry run, not a review question.
-                "mutating": bool(target)
-                and method in WRITE_METHODS
-                and not dry_run
-                and target.get("resource") not in REVIEWS,
-                **fields,
-                **(who.record() if who else {"user": "", "groups": [], "impersonated_by": ""}),
-            }
-        )
+        entry = {
+            "seq": self.seq,
+            "time": time.time(),
+            "method": method,
+            "path": path,
+            "query": scope.get("query_string", b"").decode("latin-1"),
+            "status": None,  # until the response starts
+            "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
+            "verb": verb,
+            "dry_run": dry_run,
+            # A write that changed (or tried to change) stored state: not a dry run, not a review question.
+            "mutating": bool(target)
+            and method in WRITE_METHODS
+            and not dry_run
+            and target.get("resource") not in REVIEWS,
+            **fields,
+            "user": "",
+            "groups": [],
+            "impersonated_by": "",
+        }
+        self.entries.append(entry)
+        return entry
+
+    @staticmethod
+    def answered(entry: dict, scope: Scope, status: int) -> None:
+        """The response starts: its status, and who sandbox/rbac.py decided the caller was."""
+        entry["status"] = status
+        if who := scope.get(SCOPE_KEY):
+            entry.update(who.record())
 
     def after(self, seq: int) -> list[dict]:
         return [e for e in self.entries if e["seq"] > seq]
 
 
 class RequestLogMiddleware:
-    """Records each request (except reads of the log itself) when its response starts."""
+    """Records each request (except reads of the log itself) when it arrives, and its answer when it starts."""
 
     def __init__(self, app: ASGIApp, log: RequestLog) -> None:
         self.app, self.log = app, log
@@ -104,9 +113,11 @@ class RequestLogMiddleware:
             await self.app(scope, receive, send)
             return
 
+        entry = self.log.start(scope)
+
         async def recording_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                self.log.record(scope, message["status"])
+                self.log.answered(entry, scope, message["status"])
             await send(message)
 
         await self.app(scope, receive, recording_send)

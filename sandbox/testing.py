@@ -119,6 +119,21 @@ class SandboxProcess:
         with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310
             return json.loads(resp.read() or b"{}")
 
+    def requests_log(self, contains: str = "") -> list[dict]:
+        """The server's record of the requests it received (sandbox/audit.py: time on receipt, method, path, query,
+        dry_run, status None until answered, who), oldest first."""
+        query = f"?contains={urllib.parse.quote(contains)}" if contains else ""
+        return self.request("GET", f"/sandbox/requests{query}")["requests"]
+
+    def changes(self, contains: str = "", *, answered: bool = True) -> list[dict]:
+        """The requests that change something (not GET, not a dry run) whose path contains `contains`; with
+        `answered=False` also those the server is still working on."""
+        return [
+            r
+            for r in self.requests_log(contains)
+            if r["method"] != "GET" and not r["dry_run"] and (r["status"] is not None or not answered)
+        ]
+
     def scenario(self, name: str, namespace: str | None = None) -> list[str]:
         """Seed a named scenario (default namespace `shop`); returns `kind/name` of the objects it created."""
         query = f"?namespace={urllib.parse.quote(namespace)}" if namespace else ""

@@ -261,6 +261,8 @@ MAX_CONCURRENT_RUNS_PER_USER = env_int("SKYFLO_MAX_CONCURRENT_RUNS_PER_USER", 3,
 APPROVAL_TTL = timedelta(minutes=env_int("SKYFLO_APPROVAL_TTL_MINUTES", 30, minimum=1))
 VERIFY_MAX_REPLANS = env_int("SKYFLO_VERIFY_MAX_REPLANS", 2, minimum=0)
 RUN_HEARTBEAT_TIMEOUT_S = env_int("SKYFLO_RUN_HEARTBEAT_TIMEOUT_S", 60, minimum=5)
+# A queued run not started, or a decided approval not resumed, within this is dispatched again (a lost message).
+RUN_DISPATCH_TIMEOUT_S = env_int("SKYFLO_RUN_DISPATCH_TIMEOUT_S", 120, minimum=5)
 
 # --- observability -------------------------------------------------------------------------------------------
 METRICS_TOKEN = env_str("SKYFLO_METRICS_TOKEN")  # /metrics wants it as a bearer token; unset = no /metrics

@@ -122,6 +122,9 @@ def _wait_log(proc: Proc, marker: str) -> None:
     raise RuntimeError(f"{proc.name} did not log {marker!r}:\n{proc.log()[-4000:]}")
 
 
+RUNNING_STACKS: list[LiveStack] = []  # stacks of this session still running (their beats share the database)
+
+
 @dataclass
 class LiveStack:
     url: str
@@ -151,6 +154,8 @@ class LiveStack:
         self.worker.kill9()
 
     def stop(self) -> None:
+        if self in RUNNING_STACKS:
+            RUNNING_STACKS.remove(self)
         for proc in self.workers:
             proc.stop(signal.SIGQUIT)  # cold shutdown: runs still held are recovered like after a crash
         for proc in (self.beat, self.web):
@@ -198,6 +203,7 @@ def stack_start(env: dict[str, str], *, beat: bool = True) -> LiveStack:
         workdir,
     )
     stack = LiveStack(url=f"http://127.0.0.1:{port}", env=env, workdir=workdir, web=web)
+    RUNNING_STACKS.append(stack)
     try:
         _wait_http(f"{stack.url}/healthz", web)
         stack.worker_start()

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from django.conf import settings
 
+CHECKPOINT_RECONNECT_S = 300.0  # the pool keeps trying to reconnect this long (a PostgreSQL restart, a failover)
+
 _saver = None
 _lock: asyncio.Lock | None = None
 
@@ -47,11 +49,15 @@ async def _postgres_saver():
     from psycopg.rows import dict_row
     from psycopg_pool import AsyncConnectionPool
 
+    # `check`: a connection is tested before it is handed out, so one left dead by a PostgreSQL restart or
+    # failover is replaced instead of failing the run that draws it.
     pool = AsyncConnectionPool(
         postgres_conninfo(),
         min_size=1,
         max_size=10,
         open=False,
+        check=AsyncConnectionPool.check_connection,
+        reconnect_timeout=CHECKPOINT_RECONNECT_S,
         kwargs={"autocommit": True, "prepare_threshold": None, "row_factory": dict_row},
     )
     await pool.open()

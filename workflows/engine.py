@@ -11,6 +11,9 @@ import asyncio
 import json
 import logging
 
+import django.db
+import psycopg
+import psycopg_pool
 from django.conf import settings
 
 from agents.errors import RunCancelled, ToolServerError, run_error
@@ -26,6 +29,15 @@ from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
 
 logger = logging.getLogger(__name__)
 
+# A PostgreSQL restart or failover: what the ORM, the event log and the checkpointer raise when they lose it.
+DATABASE_LOST = (
+    django.db.OperationalError,
+    django.db.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+)
+
 HISTORY_MESSAGES = 40
 
 
@@ -35,7 +47,9 @@ async def run_execute(run_id: str) -> None:
 
 
 async def run_resume(run_id: str, resume: dict) -> None:
-    """Continue a run parked at an approval with the decision {"decision", "by", "reason"}."""
+    """Continue a run parked at an approval once it was decided; `resume` = {"approval_id", "call_id"}.
+
+    Only the approval the run waits for resumes it, and the decision is read from its row."""
     await _drive(run_id, resume=resume)
 
 
@@ -43,10 +57,12 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
     loop = run_loop()
     slot = await loop.setup_slot()
     try:
-        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume is not None)
+        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
-            logger.info("run %s: nothing to claim (finished, taken or a duplicate delivery)", run_id)
+            logger.info("run %s: nothing to claim (finished, taken, a duplicate or stale delivery)", run_id)
             return
+        if resume is not None:
+            resume = await db(_resume_value, run, resume)
         handle = loop.hold(run_id)
         handle.setup_slot = slot
         try:
@@ -101,6 +117,10 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         if not handle.cancel_requested:
             raise
         await _cancelled(run, ctx)
+    except DATABASE_LOST as exc:
+        # Not failed for good: the run keeps its checkpoint and its ledger; with no worker heart-beating it any
+        # more, runs_recover queues it again and the next attempt continues where this one stopped.
+        logger.warning("run %s: the database connection was lost (%s); left for recovery", run.id, exc)
     except Exception as exc:
         await _failed(run, exc)
     finally:
@@ -281,7 +301,17 @@ def _history(run: Run) -> list[dict]:
     return [{"role": row["role"], "content": row["content"]} for row in reversed(rows)]
 
 
+def _resume_value(run: Run, resume: dict) -> dict:
+    approval = Approval.objects.get(run=run, pk=resume["approval_id"], call_id=resume["call_id"])
+    return services.approval_resume_value(approval)
+
+
 def _policy_inputs(run: Run) -> dict:
     cluster = run.conversation.cluster
     can_change = cluster_can_request_changes(user=run.requested_by, cluster=cluster)
-    return {"can_request_changes": can_change, "cluster_read_only": cluster.read_only}
+    return {
+        "can_request_changes": can_change,
+        "cluster_read_only": cluster.read_only,
+        "allowed_namespaces": list(cluster.allowed_namespaces or ()),
+        "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
+    }

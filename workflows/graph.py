@@ -31,11 +31,15 @@ async def approval(state: State, runtime: Runtime[RunContext]) -> dict:
     """Wait for a human decision on the pending call. No side effects: this node re-runs on resume.
 
     Interrupt value: {"call_id", "tool", "args", "preview"}.
-    Resume with Command(resume={"decision": "approve"|"deny"|"expired", "by": str, "reason": str}).
+    Resume with Command(resume={"call_id": str, "decision": "approve"|"deny"|"expired", "by": str, "reason": str}).
+    A decision for another call (or none) is never applied to the pending one: it counts as a denial.
     """
-    decision = interrupt(dict(state.pending_approval or {}))
+    pending = dict(state.pending_approval or {})
+    decision = interrupt(pending)
     if not isinstance(decision, dict) or decision.get("decision") not in DECISIONS:
-        decision = {"decision": "deny", "by": None, "reason": f"invalid decision {decision!r}"}
+        decision = {"decision": "deny", "by": None, "reason": "The decision could not be read; nothing was run."}
+    elif decision.get("call_id") != pending.get("call_id"):
+        decision = {"decision": "deny", "by": None, "reason": "A decision for another call was refused."}
     return {"approval": decision}
 
 

@@ -17,13 +17,16 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents.namespace_scope import OutOfScope, scope_arguments
 from chats.deltas import DeltaStream
+from chats.event_log import storable
 from chats.models import Message
 from chats.publisher import aevent_publish
 from orgs.pricing import Usage, run_cost
+from orgs.selectors import cluster_can_operate, cluster_can_request_changes
 from skyflo.metrics import llm_chat_observed
 from workflows.executor import RunHandle, db
-from workflows.models import Run, ToolCall
+from workflows.models import Approval, Run, ToolCall
 
 UNKNOWN_OUTCOME = (
     "This call was started but its worker stopped before it reported a result; it was NOT run again. "
@@ -76,6 +79,7 @@ class DjangoMessageStream:
 
 
 def _assistant_message_create(*, run: Run, message_id: str, content: str) -> Message:
+    content = storable(content)
     message, _ = Message.objects.get_or_create(
         id=message_id,
         defaults={
@@ -151,6 +155,9 @@ class DjangoRunContext:
         cost = await db(run_cost, model or "", usage, org=self.run.conversation.org_id)
         await db(run_usage_add, run_id=self.run.id, prompt=prompt_tokens, completion=completion_tokens, cost=cost)
 
+    async def mutation_refusal(self, call: dict) -> str | None:
+        return await db(mutation_refusal, run_id=self.run.id, call=call)
+
     async def streams_close(self) -> None:
         for stream in self.streams:
             try:
@@ -174,13 +181,13 @@ def ledger_get(*, run_id, call_id: str) -> dict | None:
 def ledger_start(*, run_id, call_id: str, tool: str, args: dict, mutating: bool) -> None:
     # A second start of the same call id keeps the first row; callers consult ledger_get first.
     with contextlib.suppress(IntegrityError), transaction.atomic():
-        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=args, mutating=mutating)
+        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=storable(args), mutating=mutating)
 
 
 def ledger_finish(*, run_id, call_id: str, ok: bool, result: dict) -> None:
     state = ToolCall.State.SUCCEEDED if ok else ToolCall.State.FAILED
     ToolCall.objects.filter(run_id=run_id, call_id=call_id).update(
-        state=state, result=result, finished_at=timezone.now()
+        state=state, result=storable(result), finished_at=timezone.now()
     )
 
 
@@ -199,3 +206,44 @@ def run_usage_add(*, run_id, prompt: int, completion: int, cost: Decimal) -> Non
         completion_tokens=F("completion_tokens") + completion,
         cost_usd=F("cost_usd") + cost,
     )
+
+
+# --- the last check before a mutating call (sync; run on the DB threads) -------------------------------------
+
+
+def mutation_refusal(*, run_id, call: dict) -> str | None:
+    """Why the approved `call` may not run now, read fresh from the database; None when it may."""
+    run = Run.objects.select_related("conversation__cluster__org", "requested_by").get(pk=run_id)
+    approval = Approval.objects.select_related("decided_by").filter(run=run, call_id=call["call_id"]).first()
+    if approval is None or approval.decision != Approval.Decision.APPROVED:
+        return "This call was not approved, so it was not run."
+    if approval.tool != call["tool"] or approval.args != call["args"]:
+        return "This call is not the one that was approved, so it was not run."
+    cluster = run.conversation.cluster
+    if cluster is None:
+        return "The conversation's cluster connection was deleted, so the call was not run."
+    return _rights_refusal(run, approval, cluster) or _namespaces_refusal(run, call, cluster)
+
+
+def _rights_refusal(run: Run, approval: Approval, cluster) -> str | None:
+    if cluster.read_only:
+        return f"The cluster connection {cluster.name} is read-only now, so the call was not run."
+    if not cluster_can_request_changes(user=run.requested_by, cluster=cluster):
+        return "The person who asked may no longer request changes on this cluster, so the call was not run."
+    approver = approval.decided_by
+    if approver is None or not approver.is_active or not cluster_can_operate(user=approver, cluster=cluster):
+        return "The person who approved may no longer approve changes on this cluster, so the call was not run."
+    if cluster.org.four_eyes and approver.pk == run.requested_by_id:
+        return "Four-eyes rule: the call was approved by the person who asked for it, so it was not run."
+    return None
+
+
+def _namespaces_refusal(run: Run, call: dict, cluster) -> str | None:
+    default = run.conversation.namespace or cluster.default_namespace or None
+    try:
+        scoped = scope_arguments(call["tool"], call["args"], allowed=cluster.allowed_namespaces or (), default=default)
+    except OutOfScope as exc:
+        return f"{exc} The call was not run."
+    if scoped != call["args"]:
+        return "The cluster connection's namespaces changed since this call was approved, so it was not run."
+    return None

@@ -14,10 +14,11 @@ from typing import Literal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from chats.event_log import storable
 from chats.models import Conversation, Message
 from chats.publisher import event_publish
 from orgs.models import Role, User
@@ -59,7 +60,8 @@ def run_dispatch(run_id, *, resume: dict | None = None) -> None:
 
 
 def _dispatch_after_commit(run_id, resume: dict | None = None) -> None:
-    transaction.on_commit(lambda: run_dispatch(run_id, resume=resume))
+    # robust: a broker error is logged, not raised to the person who posted; runs_recover dispatches again.
+    transaction.on_commit(lambda: run_dispatch(run_id, resume=resume), robust=True)
 
 
 # --- runs ----------------------------------------------------------------------------------------------------
@@ -109,7 +111,15 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
 
 
 def run_can_cancel(*, user: User, run: Run) -> bool:
-    return run.requested_by_id == user.pk or has_role(user=user, org=run.conversation.org, role=Role.OPERATOR)
+    """The one who asked, or whoever may operate the run's cluster (an operator's role alone is not enough)."""
+    if run.requested_by_id == user.pk:
+        return True
+    cluster, org = run.conversation.cluster, run.conversation.org
+    if has_role(user=user, org=org, role=Role.ADMIN):
+        return True
+    # Not cluster_can_operate: a read-only cluster refuses changes, not stopping a run.
+    granted = cluster is not None and user.has_perm("orgs.operate_cluster", cluster)
+    return granted and has_role(user=user, org=org, role=Role.OPERATOR)
 
 
 @transaction.atomic
@@ -117,7 +127,7 @@ def run_cancel(*, user: User, run: Run) -> Run:
     """Cancel a run: at once when no worker holds it, else by flagging it for its worker (which stops the
     LLM stream and the running command). Raises PermissionDenied, Conflict when the run already finished."""
     if not run_can_cancel(user=user, run=run):
-        raise PermissionDenied("Only the requester or an operator may cancel this run.")
+        raise PermissionDenied("Only the person who asked, or someone who may operate its cluster, cancels this run.")
     run = Run.objects.select_for_update().get(pk=run.pk)
     if run.is_finished:
         raise Conflict(f"The run already finished ({run.status}).")
@@ -168,21 +178,33 @@ def run_event_publish(run: Run, type: str, data: dict) -> None:  # noqa: A002 - 
 # --- claiming (used by the engine) -----------------------------------------------------------------------------
 
 
-def run_claim(*, run_id, worker: str, resume: bool) -> Run | None:
+@transaction.atomic
+def run_claim(*, run_id, worker: str, resume: dict | None = None) -> Run | None:
     """Take a run for this worker: queued -> running (execute) or awaiting_approval -> running (resume).
 
-    None when there is nothing to claim (finished, already taken, a duplicate delivery).
+    A resume names its approval ({"approval_id", "call_id"}); it is claimed only while the run waits for exactly
+    that approval (the run's latest, now decided). None when there is nothing to claim: finished, already taken, a
+    duplicate or stale delivery (an earlier approval's resume delivered again while the run waits for the next).
     """
-    source = Run.Status.AWAITING_APPROVAL if resume else Run.Status.QUEUED
+    source = Run.Status.AWAITING_APPROVAL if resume is not None else Run.Status.QUEUED
+    locked = Run.objects.select_for_update().filter(pk=run_id, status=source).first()
+    if locked is None or (resume is not None and run_awaited_approval(run=locked, resume=resume) is None):
+        return None
     now = timezone.now()
-    claimed = Run.objects.filter(pk=run_id, status=source).update(
+    Run.objects.filter(pk=run_id).update(
         status=Run.Status.RUNNING, worker=worker[:200], heartbeat_at=now, started_at=Coalesce("started_at", Value(now))
     )
-    if not claimed:
-        return None
     return Run.objects.select_related("conversation__cluster__org", "conversation__org", "requested_by", "message").get(
         pk=run_id
     )
+
+
+def run_awaited_approval(*, run: Run, resume: dict) -> Approval | None:
+    """The decided approval `resume` names, if it is the one the run waits for (its latest); else None."""
+    latest = Approval.objects.filter(run=run).order_by("-created_at", "-id").first()
+    if latest is None or str(latest.id) != str(resume.get("approval_id")) or latest.call_id != resume.get("call_id"):
+        return None
+    return None if latest.decision == Approval.Decision.PENDING else latest
 
 
 def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview: str) -> Approval | None:
@@ -197,8 +219,8 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
             call_id=call_id,
             defaults={
                 "tool": tool,
-                "args": args,
-                "preview": preview or "",
+                "args": storable(args),
+                "preview": storable(preview or ""),
                 "requested_by": run.requested_by,
                 "expires_at": timezone.now() + settings.APPROVAL_TTL,
             },
@@ -218,7 +240,7 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
                     "approval_id": str(approval.id),
                     "call_id": call_id,
                     "tool": tool,
-                    "args": args,
+                    "args": approval.args,
                     "preview": approval.preview,
                     "expires_at": approval.expires_at.isoformat().replace("+00:00", "Z"),
                 },
@@ -227,13 +249,19 @@ def run_await_approval(*, run: Run, call_id: str, tool: str, args: dict, preview
 
 
 def approval_resume_value(approval: Approval) -> dict:
+    """What the graph's approval node is resumed with, read from the row (never from a task's message)."""
     decision = {
         Approval.Decision.APPROVED: "approve",
         Approval.Decision.DENIED: "deny",
         Approval.Decision.EXPIRED: "expired",
     }[approval.decision]
     by = str(approval.decided_by_id) if approval.decided_by_id else ""
-    return {"decision": decision, "by": by, "reason": approval.reason}
+    return {**approval_ref(approval), "decision": decision, "by": by, "reason": approval.reason}
+
+
+def approval_ref(approval: Approval) -> dict:
+    """What a resume task carries: which approval of which call it continues (the decision is read from the row)."""
+    return {"approval_id": str(approval.id), "call_id": approval.call_id}
 
 
 # --- approvals -------------------------------------------------------------------------------------------------
@@ -281,7 +309,7 @@ def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> 
         "approval.resolved",
         {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason},
     )
-    _dispatch_after_commit(approval.run_id, approval_resume_value(approval))
+    _dispatch_after_commit(approval.run_id, approval_ref(approval))
 
 
 def _audit(target: Run | Approval, action: str, *, actor: User | None, data: dict | None = None) -> None:
@@ -320,20 +348,66 @@ def approvals_expire() -> int:
 
 
 def runs_recover() -> list[str]:
-    """Re-queue runs whose worker stopped heart-beating (settings.RUN_HEARTBEAT_TIMEOUT_S) and dispatch them.
+    """Dispatch again what a lost message or a dead worker left behind; returns the ids of the runs dispatched.
 
-    The next attempt resumes from the last checkpoint; the ledger keeps mutating calls from running twice.
+    - running, no heartbeat for settings.RUN_HEARTBEAT_TIMEOUT_S (the worker died): queued again, attempt + 1;
+    - queued and not started within settings.RUN_DISPATCH_TIMEOUT_S (the dispatch was lost: a broker error,
+      Redis restarted empty);
+    - waiting for an approval that was decided that long ago (its resume was lost).
+    Each is dispatched at most once per timeout (heartbeat_at marks the dispatch), and a duplicate delivery
+    claims nothing, so running this often is harmless. The ledger keeps mutating calls from running twice.
     """
-    cutoff = timezone.now() - timezone.timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_S)
+    now = timezone.now()
+    dead = now - timezone.timedelta(seconds=settings.RUN_HEARTBEAT_TIMEOUT_S)
+    lost = now - timezone.timedelta(seconds=settings.RUN_DISPATCH_TIMEOUT_S)
+    return _runs_requeue(dead) + _runs_redispatch(lost) + _resumes_redispatch(lost)
+
+
+def _runs_requeue(cutoff) -> list[str]:
     stale = Run.objects.filter(status=Run.Status.RUNNING, heartbeat_at__lt=cutoff)
     recovered = []
     for run_id in stale.values_list("pk", flat=True)[:500]:
         with transaction.atomic():
             moved = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, heartbeat_at__lt=cutoff).update(
-                status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker=""
+                status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker="", heartbeat_at=timezone.now()
             )
             if moved:
                 logger.warning("run %s: worker stopped heart-beating; re-dispatching", run_id)
                 _dispatch_after_commit(run_id)
                 recovered.append(str(run_id))
+    return recovered
+
+
+def _dispatch_due(status: str, cutoff):
+    """Runs in `status` last dispatched before `cutoff` (never: created before it)."""
+    never = Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    return Run.objects.filter(Q(heartbeat_at__lt=cutoff) | never, status=status)
+
+
+def _runs_redispatch(cutoff) -> list[str]:
+    recovered = []
+    for run_id in _dispatch_due(Run.Status.QUEUED, cutoff).values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            if _dispatch_due(Run.Status.QUEUED, cutoff).filter(pk=run_id).update(heartbeat_at=timezone.now()):
+                logger.warning("run %s: queued but never started; dispatching it again", run_id)
+                _dispatch_after_commit(run_id)
+                recovered.append(str(run_id))
+    return recovered
+
+
+def _resumes_redispatch(cutoff) -> list[str]:
+    waiting = _dispatch_due(Run.Status.AWAITING_APPROVAL, cutoff)
+    recovered = []
+    for run_id in waiting.values_list("pk", flat=True)[:500]:
+        with transaction.atomic():
+            run = waiting.select_for_update(skip_locked=True).filter(pk=run_id).first()
+            latest = run and Approval.objects.filter(run=run).order_by("-created_at", "-id").first()
+            if latest is None or latest.decision == Approval.Decision.PENDING:
+                continue
+            if latest.decided_at is not None and latest.decided_at >= cutoff:
+                continue
+            Run.objects.filter(pk=run_id).update(heartbeat_at=timezone.now())
+            logger.warning("run %s: decided approval %s was never resumed; dispatching it again", run_id, latest.pk)
+            _dispatch_after_commit(run_id, approval_ref(latest))
+            recovered.append(str(run_id))
     return recovered

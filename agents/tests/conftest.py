@@ -77,6 +77,9 @@ class RecordingContext:
     async def record_usage(self, prompt_tokens: int, completion_tokens: int, model: str, **details: int) -> None:
         self.usage.append((prompt_tokens, completion_tokens, model))
 
+    async def mutation_refusal(self, call: dict) -> str | None:
+        return None  # the approver's and asker's rights live in the database (workflows/run_context.py)
+
     # -- assertions helpers
     def of_type(self, kind: str) -> list[dict]:
         return [data for type_, data in self.events if type_ == kind]
@@ -118,11 +121,17 @@ class GraphRun:
         self.config = {"configurable": {"thread_id": uuid.uuid4().hex}}
 
     async def start(self, ctx: RecordingContext) -> dict:
-        return await self.graph.ainvoke({"request": ctx.user_request, "run_id": ctx.run_id}, self.config, context=ctx)
+        result = await self.graph.ainvoke({"request": ctx.user_request, "run_id": ctx.run_id}, self.config, context=ctx)
+        return self._seen(result)
 
     async def resume(self, ctx: RecordingContext, decision: str, reason: str = "") -> dict:
-        value = {"decision": decision, "by": "approver-1", "reason": reason}
-        return await self.graph.ainvoke(Command(resume=value), self.config, context=ctx)
+        value = {"call_id": self.pending_call_id, "decision": decision, "by": "approver-1", "reason": reason}
+        return self._seen(await self.graph.ainvoke(Command(resume=value), self.config, context=ctx))
+
+    def _seen(self, result: dict) -> dict:
+        interrupts = result.get("__interrupt__") if isinstance(result, dict) else None
+        self.pending_call_id = interrupts[0].value.get("call_id") if interrupts else None
+        return result
 
 
 @pytest.fixture

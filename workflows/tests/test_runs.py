@@ -68,8 +68,8 @@ def test_cancelling_a_finished_run_conflicts(room):
 
 def test_a_run_is_claimed_once(room):
     run = room.run()
-    assert services.run_claim(run_id=run.id, worker="a", resume=False) is not None
-    assert services.run_claim(run_id=run.id, worker="b", resume=False) is None
+    assert services.run_claim(run_id=run.id, worker="a") is not None
+    assert services.run_claim(run_id=run.id, worker="b") is None
     run.refresh_from_db()
     assert (run.status, run.worker) == ("running", "a")
 
