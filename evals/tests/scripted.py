@@ -35,4 +35,6 @@ def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
         "goals": [goal(c.tool, c.args) for c in resolved.calls],
         "answer": resolved.answer,
         "text": resolved.calls[0].title if resolved.calls else "Answer the question",
+        # A plan step per call: the executor asks the model once per step (agents/executor.py).
+        "items": max(1, len(resolved.calls)),
     }
