@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import httpx
 
 from evals import report
+from evals.chartrepo import DEFAULT_PORT, ChartsError, charts_served
 from evals.client import Credentials, Session, SkyfloError
 from evals.cluster import REPO_ROOT, Cluster, ClusterError
 from evals.runner import RunResult, Target, scenario_run
@@ -47,6 +48,17 @@ def parser() -> argparse.ArgumentParser:
         "--cluster", default="", help="id of a cluster connection whose tool server drives the sandbox"
     )
     running.add_argument("--kubeconfig", default="", help="kubeconfig of that sandbox (setup and grading)")
+    charts = p.add_argument_group("the eval charts (served as a helm repository for the Helm scenarios)")
+    charts.add_argument(
+        "--charts-port",
+        type=int,
+        default=None,
+        help="serve them at http://127.0.0.1:PORT (default: a free port when Skyflo is started here, "
+        f"{DEFAULT_PORT} with --skyflo-url, whose tool server's MCP_HELM_REPOSITORIES must list that URL)",
+    )
+    charts.add_argument(
+        "--charts-url", default="", help="with --skyflo-url: a helm repository already serving them (none is served)"
+    )
     return p
 
 
@@ -76,11 +88,19 @@ def _running(args: argparse.Namespace) -> Iterator[Target]:
     try:
         if any(_llm(args).values()):
             _model_set(requester, args)
-        yield Target(requester, approver, args.org, args.cluster, cluster, share_team=args.team)
+        with _charts(args, cluster) as charts_url:
+            cluster.charts_url = charts_url
+            yield Target(requester, approver, args.org, args.cluster, cluster, share_team=args.team)
     finally:
         requester.close()
         approver.close()
         cluster.close()
+
+
+def _charts(args: argparse.Namespace, cluster: Cluster) -> contextlib.AbstractContextManager[str]:
+    if args.charts_url:
+        return contextlib.nullcontext(args.charts_url.rstrip("/"))
+    return charts_served(cluster, DEFAULT_PORT if args.charts_port is None else args.charts_port)
 
 
 def _model_set(session: Session, args: argparse.Namespace) -> None:
@@ -96,7 +116,7 @@ def _model_set(session: Session, args: argparse.Namespace) -> None:
 def _target(args: argparse.Namespace):
     if args.skyflo_url:
         return _running(args)
-    return stack_started(_llm(args))
+    return stack_started(_llm(args), charts_port=args.charts_port or 0)
 
 
 def _meta(args: argparse.Namespace, scenarios: list) -> dict:
@@ -146,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = _meta(args, scenarios)
         with _target(args) as target:
             results = evaluate(target, scenarios, max(1, args.runs), args.timeout, args.settle)
-    except (UnknownScenario, SkyfloError, ClusterError, StackError, OSError) as exc:
+    except (UnknownScenario, SkyfloError, ClusterError, StackError, ChartsError, OSError) as exc:
         print(f"evals: {exc}", file=sys.stderr)
         return 2
     except httpx.HTTPError as exc:

@@ -45,6 +45,8 @@ class Cluster:
         if match is None:
             raise ClusterError(f"no server URL in the kubeconfig {kubeconfig}")
         self.url = match.group(1)
+        # The helm repository serving evals/charts (evals/chartrepo.py), set by whoever serves or names it.
+        self.charts_url = ""
 
     def close(self) -> None:
         shutil.rmtree(self.cache, ignore_errors=True)

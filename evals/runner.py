@@ -89,7 +89,8 @@ def _converse(target: Target, scenario: Scenario, result: RunResult, activity: A
     cursor = cluster.request_cursor()
     try:
         stream.open()  # before the message: no frame of the run is missed
-        posted = target.requester.post(f"/conversations/{conversation['id']}/messages/", {"content": scenario.prompt()})
+        message = {"content": scenario.prompt(cluster.charts_url)}
+        posted = target.requester.post(f"/conversations/{conversation['id']}/messages/", message)
         result.run_id = posted["run"]["id"]
         _follow(target, stream, result, activity, time.monotonic() + timeout_s)
     finally:

@@ -1,5 +1,6 @@
-"""A Skyflo started for one eval session: a fresh PostgreSQL database, the sandbox cluster, the tool server, daphne,
-a Celery worker and beat; then an owner, an eval operator and the cluster connection, made through the public API.
+"""A Skyflo started for one eval session: a fresh PostgreSQL database, the sandbox cluster, the eval charts served as
+a helm repository, the tool server (its MCP_HELM_REPOSITORIES naming that repository), daphne, a Celery worker and
+beat; then an owner, an eval operator and the cluster connection, made through the public API.
 
 The process launchers are the test suite's (`sandbox.testing`, `mcp_server.testing`, `tests.live`): they start
 programs, they import no workflow code.
@@ -18,6 +19,7 @@ from contextlib import ExitStack
 
 import httpx
 
+from evals.chartrepo import charts_served
 from evals.client import Credentials, Session
 from evals.cluster import REPO_ROOT, Cluster
 from evals.runner import Target
@@ -121,8 +123,9 @@ def _accounts(url: str, toolserver, cluster: Cluster) -> Target:
 
 
 @contextlib.contextmanager
-def stack_started(llm: dict[str, str]) -> Iterator[Target]:
-    """`llm`: LLM_BASE_URL / LLM_MODEL / LLM_API_KEY overrides (empty values keep the environment's)."""
+def stack_started(llm: dict[str, str], charts_port: int = 0) -> Iterator[Target]:
+    """`llm`: LLM_BASE_URL / LLM_MODEL / LLM_API_KEY overrides (empty values keep the environment's);
+    `charts_port`: where the eval charts' repository listens (0: a free port)."""
     from mcp_server.testing import run_toolserver
     from sandbox.testing import start_sandbox
     from tests.live import stack_start
@@ -133,11 +136,14 @@ def stack_started(llm: dict[str, str]) -> Iterator[Target]:
         _migrate(env)
         sandbox = start_sandbox(helm_database=True)
         stack.callback(sandbox.close)
-        toolserver = stack.enter_context(run_toolserver(sandbox.env))
-        live = stack_start(env)
-        stack.callback(live.stop)
         cluster = Cluster(sandbox.kubeconfig, sandbox.env)
         stack.callback(cluster.close)
+        # The tool server takes charts only from its configured repositories: the eval charts', served here.
+        cluster.charts_url = stack.enter_context(charts_served(cluster, charts_port))
+        repositories = {"MCP_HELM_REPOSITORIES": cluster.charts_url}
+        toolserver = stack.enter_context(run_toolserver(sandbox.env, extra_env=repositories))
+        live = stack_start(env)
+        stack.callback(live.stop)
         target = _accounts(live.url, toolserver, cluster)
         stack.callback(target.requester.close)
         stack.callback(target.approver.close)

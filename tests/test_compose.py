@@ -4,6 +4,7 @@ variable it sets is one the code reads."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -125,3 +126,42 @@ def test_the_dockerfile_builds_the_image_they_run():
     assert 'PATH="/opt/venv/bin:/opt/skyflo/.bin:$PATH"' in dockerfile
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()
     assert {".venv", ".bin", "var", ".git"} <= set(ignored)
+
+
+OPERATOR_SETTINGS = (
+    "SKYFLO_MCP_ALLOWED_NETWORKS",
+    "SKYFLO_DB_POOL_SIZE",
+    "SKYFLO_HTTP_CONCURRENCY",
+    "SKYFLO_WS_RECHECK_S",
+    "SKYFLO_LLM_PRICES",
+    "LLM_API_VERSION",
+    "LLM_EXTRA_HEADERS",
+    "LLM_REASONING_EFFORT",
+)
+
+
+def test_the_operators_settings_pass_through_from_the_env_file(compose):
+    services = compose["services"]
+
+    for name in ("web", "worker", "beat", "migrate"):
+        env = services[name]["environment"]
+        for variable in OPERATOR_SETTINGS:
+            assert env[variable].startswith(f"${{{variable}:-"), (name, variable)
+        assert "MCP_HELM_REPOSITORIES" not in env
+    assert services["toolserver"]["environment"]["MCP_HELM_REPOSITORIES"] == "${MCP_HELM_REPOSITORIES:-}"
+    compose_text = (REPO_ROOT / "compose.yaml").read_text()
+    example = (REPO_ROOT / "deploy/compose/env.example").read_text()
+    named = re.findall(r"^([A-Z][A-Z0-9_]+)=", example, re.MULTILINE)
+    assert {"MCP_HELM_REPOSITORIES", "LLM_API_VERSION"} <= set(named)
+    assert [n for n in named if f"${{{n}" not in compose_text] == []  # every line of .env reaches a service
+
+
+def test_the_default_pools_fit_postgres_default_max_connections(compose):
+    services = compose["services"]
+    pool = int(services["web"]["environment"]["SKYFLO_DB_POOL_SIZE"].removesuffix("}").split(":-")[1])
+    django = [name for name in ("migrate", "web", "worker", "beat") if name in services]
+    workers = services["worker"].get("deploy", {}).get("replicas", 1)
+
+    # README "Scaled mode": every Django process a pool, a worker 10 more for checkpoints; postgres:16 allows 100.
+    assert "max_connections" not in json.dumps(services["postgres"])
+    assert len(django) * pool + 10 * workers < 100

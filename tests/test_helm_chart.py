@@ -4,11 +4,15 @@ kubectl to the sandbox cluster, and check what an operator and a security review
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.test_compose import _read_variables, _sources
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHART = REPO_ROOT / "deploy" / "helm" / "skyflo"
@@ -30,7 +34,19 @@ VALUE_SETS = {
         "worker.autoscaling.enabled": "true",
     },
     "existing-secret": {"config.existingSecret": "skyflo-prod", "config.databaseUrl": "", "config.redisUrl": ""},
+    "settings": {
+        "toolserver.helmRepositories": "{https://charts.example/stable,oci://registry.example/charts}",
+        "config.mcpAllowedNetworks": "{10.0.0.0/8,fd00::/8}",
+        "config.dbPoolSize": "12",
+        "config.llmApiVersion": "2024-10-21",
+        "config.llmReasoningEffort": "low",
+        "config.llmExtraHeaders.X-Team": "ops",
+        "config.llmPrices.my-model": "{1,3}",
+        "web.httpConcurrency": "8",
+        "web.wsRecheckSeconds": "3",
+    },
 }
+DJANGO = ("sky-skyflo-web", "sky-skyflo-worker", "sky-skyflo-beat", "sky-skyflo-migrate")
 READ_VERBS = {"get", "list", "watch"}
 RELEASE = "sky"
 
@@ -347,6 +363,98 @@ def test_the_rendered_manifests_apply_to_a_cluster(sandbox_cluster, value_set):
         )
 
 
+def container(docs: list[dict], name: str) -> dict:
+    return pod_specs(docs)[name]["spec"]["containers"][0]
+
+
+def plain_env(docs: list[dict], name: str) -> dict[str, str]:
+    return {k: e["value"] for k, e in env_of(container(docs, name)).items() if "value" in e}
+
+
+def test_the_new_settings_reach_the_containers_that_read_them(rendered):
+    docs, default = rendered["settings"], rendered["default"]
+
+    toolserver = plain_env(docs, "sky-skyflo-toolserver")
+    assert toolserver["MCP_HELM_REPOSITORIES"] == "https://charts.example/stable,oci://registry.example/charts"
+    assert plain_env(default, "sky-skyflo-toolserver")["MCP_HELM_REPOSITORIES"] == ""  # every chart refused
+    for name in DJANGO:
+        env = plain_env(docs, name)
+        assert env["SKYFLO_MCP_ALLOWED_NETWORKS"] == "10.0.0.0/8,fd00::/8", name
+        assert env["SKYFLO_DB_POOL_SIZE"] == "12", name
+        assert env["LLM_API_VERSION"] == "2024-10-21", name
+        assert env["LLM_REASONING_EFFORT"] == "low", name
+        assert json.loads(env["LLM_EXTRA_HEADERS"]) == {"X-Team": "ops"}, name
+        assert json.loads(env["SKYFLO_LLM_PRICES"]) == {"my-model": [1, 3]}, name
+        assert plain_env(default, name)["SKYFLO_DB_POOL_SIZE"] == "20", name
+        assert "MCP_HELM_REPOSITORIES" not in env, name
+    web = plain_env(docs, "sky-skyflo-web")
+    assert (web["SKYFLO_HTTP_CONCURRENCY"], web["SKYFLO_WS_RECHECK_S"]) == ("8", "3")
+    assert plain_env(default, "sky-skyflo-web")["SKYFLO_HTTP_CONCURRENCY"] == ""  # the code's pool size - 4
+    assert "MCP_HELM_REPOSITORIES" not in env_of(container(docs, "sky-skyflo-worker"))
+
+
+def test_it_refuses_bad_new_settings():
+    for key, value in (
+        ("toolserver.helmRepositories", "{/srv/charts}"),
+        ("config.mcpAllowedNetworks", "{everything}"),
+        ("config.dbPoolSize", "1"),
+        ("config.llmReasoningEffort", "max"),
+    ):
+        result = helm("template", "x", str(CHART), *set_args({key: value}), check=False)
+        assert result.returncode != 0, key
+        assert key in result.stderr, key
+
+
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_variable_the_chart_sets_is_read_by_the_code(rendered, value_set):
+    django_reads = _read_variables(_sources("skyflo/*.py"))
+    toolserver_reads = _read_variables(_sources("mcp_server/*.py"))
+    process_env = {"HOME"}  # read by kubectl/helm and Python itself
+
+    docs = rendered[value_set]
+    for name in DJANGO:
+        unknown = set(env_of(container(docs, name))) - django_reads - process_env
+        assert unknown == set(), f"{name} sets variables nothing reads: {unknown}"
+    unknown = set(env_of(container(docs, "sky-skyflo-toolserver"))) - toolserver_reads - process_env - {"HELM_DRIVER"}
+    assert unknown == set(), f"the tool server gets variables nothing reads: {unknown}"
+
+
+def _tool_server_address_ok(env: dict[str, str], url: str) -> bool:
+    """Whether Skyflo, started with a container's rendered environment, lets a cluster connection use `url`."""
+    code = (
+        "import django; django.setup()\n"
+        "from django.core.exceptions import ValidationError\n"
+        "from orgs.services.tool_server_address import tool_server_url_check\n"
+        "try:\n    tool_server_url_check(sys.argv[1], resolve_failure_ok=False)\n"
+        "except ValidationError:\n    print('refused')\nelse:\n    print('allowed')\n"
+    )
+    env = {
+        **env,
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "skyflo.settings",
+        "DJANGO_SECRET_KEY": "k" * 50,
+        "SKYFLO_VAR_DIR": str(Path(os.environ.get("TMPDIR", "/tmp")) / "skyflo-chart-test"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", "import sys\n" + code, url], cwd=REPO_ROOT, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip() == "allowed"
+
+
+@pytest.mark.parametrize("name", ["sky-skyflo-web", "sky-skyflo-worker"])
+def test_a_default_install_lets_web_and_worker_use_the_in_cluster_tool_server(rendered, name):
+    default, widened = plain_env(rendered["default"], name), plain_env(rendered["settings"], name)
+    (service,) = [d for d in of_kind(rendered["default"], "Service") if d["metadata"]["name"].endswith("toolserver")]
+    mcp_port = next(p["port"] for p in service["spec"]["ports"] if p["name"] == "mcp")
+
+    assert default["MCP_SERVER_URL"] == f"http://{service['metadata']['name']}:{mcp_port}/mcp"
+    assert _tool_server_address_ok(default, default["MCP_SERVER_URL"])  # though it resolves to a private address
+    assert not _tool_server_address_ok(default, "http://10.1.2.3:8081/mcp")  # other private addresses are not
+    assert _tool_server_address_ok(widened, "http://10.1.2.3:8081/mcp")  # unless config.mcpAllowedNetworks says
+
+
 def test_helm_install_runs_the_hooks_and_upgrade_keeps_the_generated_secret(sandbox_cluster):
     namespace = sandbox_cluster.new_namespace("chart-install")
     release = ["skyflo", str(CHART), "--namespace", namespace, "--wait", "--timeout", "90s"]
@@ -354,6 +462,11 @@ def test_helm_install_runs_the_hooks_and_upgrade_keeps_the_generated_secret(sand
         installed = sandbox_cluster.helm("install", *release, *set_args({}))
         assert "STATUS: deployed" in installed.stdout
         assert "only read the whole cluster, Secrets excluded" in installed.stdout
+        assert "first organisation gets this tool server (http://skyflo-toolserver:8081/mcp)" in installed.stdout
+        assert "helm tools refuse every chart until toolserver.helmRepositories" in installed.stdout
+        # (2 web + 1 worker + 1 beat) x 20 + 10 for the worker's checkpoints; one pool more for the migrations Job
+        assert "PostgreSQL connections: at most 90 " in installed.stdout
+        assert "110 while the migrations Job runs" in installed.stdout
         key = sandbox_cluster.get_json("secret", "skyflo-config", namespace)["data"]["DJANGO_SECRET_KEY"]
 
         sandbox_cluster.helm("upgrade", *release, "--reuse-values", "--set", "toolserver.write=true")

@@ -34,7 +34,8 @@ def check(name: str, passed: bool, detail: str = "") -> Check:
 
 @dataclass(frozen=True)
 class Call:
-    """One tool call of a scripted solution; `{ns}` in any string argument is the scenario's namespace."""
+    """One tool call of a scripted solution; in any string argument `{ns}` is the scenario's namespace and
+    `{charts}` the URL of the eval charts' helm repository."""
 
     tool: str
     args: dict[str, Any]
@@ -46,18 +47,21 @@ class Solution:
     calls: tuple[Call, ...]
     answer: str
 
-    def resolved(self, namespace: str) -> Solution:
-        calls = tuple(Call(c.tool, _fill(c.args, namespace), c.title.replace("{ns}", namespace)) for c in self.calls)
-        return Solution(calls, self.answer.replace("{ns}", namespace))
+    def resolved(self, namespace: str, charts: str = "") -> Solution:
+        values = {"{ns}": namespace, "{charts}": charts}
+        calls = tuple(Call(c.tool, _fill(c.args, values), _fill(c.title, values)) for c in self.calls)
+        return Solution(calls, _fill(self.answer, values))
 
 
-def _fill(value: Any, namespace: str) -> Any:
+def _fill(value: Any, values: dict[str, str]) -> Any:
     if isinstance(value, str):
-        return value.replace("{ns}", namespace)
+        for placeholder, text in values.items():
+            value = value.replace(placeholder, text)
+        return value
     if isinstance(value, dict):
-        return {k: _fill(v, namespace) for k, v in value.items()}
+        return {k: _fill(v, values) for k, v in value.items()}
     if isinstance(value, list):
-        return [_fill(v, namespace) for v in value]
+        return [_fill(v, values) for v in value]
     return value
 
 
@@ -87,7 +91,7 @@ def _nothing(cluster: Cluster, namespace: str) -> None:
 class Scenario:
     name: str
     kind: Literal["fix", "operate", "create", "answer"]
-    request: str  # `{ns}` is the namespace
+    request: str  # `{ns}` is the namespace, `{charts}` the URL of the eval charts' helm repository
     setup: Setup
     solution: Solution
     goal: Grade = _no_checks
@@ -107,8 +111,8 @@ class Scenario:
     def read_only(self) -> bool:
         return self.kind == "answer"
 
-    def prompt(self) -> str:
-        return self.request.replace("{ns}", self.namespace)
+    def prompt(self, charts: str = "") -> str:
+        return _fill(self.request, {"{ns}": self.namespace, "{charts}": charts})
 
 
 # ---- manifests -------------------------------------------------------------------------------------------------

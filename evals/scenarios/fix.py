@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 
-from evals.cluster import CHARTS, Cluster
+from evals.chartrepo import chart_url
+from evals.cluster import Cluster
 from evals.scenarios.base import (
     IMAGES,
     SANDBOX,
@@ -480,7 +481,8 @@ BAD_ROLLOUT = Scenario(
 
 
 def helm_setup(cluster: Cluster, ns: str) -> None:
-    chart = str(CHARTS / "shopfront")
+    # From the eval charts' repository, as the tool server would take it: an upgrade is a way out too.
+    chart = chart_url(cluster.charts_url, "shopfront")
     cluster.helm("install", "shopfront", chart, "-n", ns, "--set", "image.tag=1.27")
     cluster.rollout("deployment/shopfront", ns)
     cluster.helm("upgrade", "shopfront", chart, "-n", ns, "--reuse-values", "--set", "image.tag=1.28-doesnotexist")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from evals.cluster import CHARTS, Cluster
+from evals.cluster import Cluster
 from evals.scenarios.base import (
     IMAGES,
     NODE,
@@ -276,8 +276,6 @@ ANNOTATE = Scenario(
 
 # ---- install a chart ----------------------------------------------------------------------------------------------
 
-TINY = str(CHARTS / "tiny")
-
 
 def install_goal(cluster: Cluster, ns: str, ctx: GradingContext):
     out = cluster.helm("status", "cache", "-n", ns, "-o", "json", check=False)
@@ -291,7 +289,10 @@ def install_goal(cluster: Cluster, ns: str, ctx: GradingContext):
 INSTALL = Scenario(
     name="operate-install-chart",
     kind="operate",
-    request=f"Install the Helm chart at {TINY} as release cache in namespace {{ns}}, with replicaCount=2.",
+    request=(
+        "Install the chart tiny from the Helm chart repository at {charts} (its package: {charts}/tiny-0.1.0.tgz) "
+        "as release cache in namespace {ns}, with replicaCount=2."
+    ),
     setup=lambda c, ns: None,
     goal=install_goal,
     teardown=lambda c, ns: c.helm("uninstall", "cache", "-n", ns, "--ignore-not-found", check=False),
@@ -299,7 +300,12 @@ INSTALL = Scenario(
         (
             Call(
                 "helm_install",
-                {"release": "cache", "chart": TINY, "namespace": "{ns}", "set_values": {"replicaCount": 2}},
+                {
+                    "release": "cache",
+                    "chart": "{charts}/tiny-0.1.0.tgz",
+                    "namespace": "{ns}",
+                    "set_values": {"replicaCount": 2},
+                },
                 "Install",
             ),
         ),

@@ -12,9 +12,9 @@ from tests.schema_llm import goal
 from tests.scripted_llm import call, plan, say, verdict
 
 
-def solution_turns(scenario: Scenario, solution: Solution | None = None) -> list[dict]:
+def solution_turns(scenario: Scenario, solution: Solution | None = None, charts: str = "") -> list[dict]:
     ns = scenario.namespace
-    resolved = (solution or scenario.solution).resolved(ns)
+    resolved = (solution or scenario.solution).resolved(ns, charts)
     steps = [(c.title or c.tool, c.tool) for c in resolved.calls]
     turns = [plan(steps, summary=f"solve {scenario.name}", contains=ns)]
     turns += [call(c.tool, c.args, contains=ns) for c in resolved.calls]
@@ -23,8 +23,9 @@ def solution_turns(scenario: Scenario, solution: Solution | None = None) -> list
     return turns
 
 
-def script_for(*pairs: tuple[Scenario, Solution | None]) -> list[dict]:
-    return [turn for scenario, solution in pairs for turn in solution_turns(scenario, solution)]
+def script_for(*pairs: tuple[Scenario, Solution | None], charts: str = "") -> list[dict]:
+    """`charts`: the URL of the eval charts' repository the run serves (the `{charts}` of Helm solutions)."""
+    return [turn for scenario, solution in pairs for turn in solution_turns(scenario, solution, charts)]
 
 
 def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
@@ -36,4 +37,6 @@ def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
         "items": max(1, len(resolved.calls)),
         "answer": resolved.answer,
         "text": resolved.calls[0].title if resolved.calls else "Answer the question",
+        # A plan step per call: the executor asks the model once per step (agents/executor.py).
+        "items": max(1, len(resolved.calls)),
     }

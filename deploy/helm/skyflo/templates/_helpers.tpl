@@ -124,6 +124,18 @@ affinity:
   value: {{ .Values.config.llmBaseUrl | quote }}
 - name: LLM_MODEL
   value: {{ .Values.config.llmModel | quote }}
+- name: LLM_API_VERSION
+  value: {{ .Values.config.llmApiVersion | quote }}
+- name: LLM_REASONING_EFFORT
+  value: {{ .Values.config.llmReasoningEffort | quote }}
+- name: LLM_EXTRA_HEADERS
+  value: {{ ternary "" (toJson .Values.config.llmExtraHeaders) (empty .Values.config.llmExtraHeaders) | quote }}
+- name: SKYFLO_LLM_PRICES
+  value: {{ ternary "" (toJson .Values.config.llmPrices) (empty .Values.config.llmPrices) | quote }}
+- name: SKYFLO_MCP_ALLOWED_NETWORKS
+  value: {{ join "," .Values.config.mcpAllowedNetworks | quote }}
+- name: SKYFLO_DB_POOL_SIZE
+  value: {{ .Values.config.dbPoolSize | quote }}
 - name: MCP_SERVER_URL
   value: {{ include "skyflo.toolserverUrl" . | quote }}
 - name: SKYFLO_LOG_LEVEL
