@@ -37,6 +37,4 @@ def schema_config(scenario: Scenario, solution: Solution | None = None) -> dict:
         "items": max(1, len(resolved.calls)),
         "answer": resolved.answer,
         "text": resolved.calls[0].title if resolved.calls else "Answer the question",
-        # A plan step per call: the executor asks the model once per step (agents/executor.py).
-        "items": max(1, len(resolved.calls)),
     }
