@@ -15,7 +15,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox.rbac import SCOPE_KEY
+from sandbox.rbac import IDENTITY_PREFIX, SCOPE_KEY
 from sandbox.resources import BY_PATH, REVIEWS
 
 KEEP = 100_000
@@ -44,6 +44,15 @@ def _target(path: str) -> dict:
     }
 
 
+def _without_identity(path: str) -> str:
+    """The path as the API sees it: sandbox/rbac.py strips a `/identity/<token>` prefix (and the token is no
+    business of the log)."""
+    if not path.startswith(IDENTITY_PREFIX):
+        return path
+    rest = path[len(IDENTITY_PREFIX) :].split("/", 1)
+    return "/" + rest[1] if len(rest) > 1 else "/"
+
+
 def _verb(method: str, target: dict, query: dict) -> str:
     if method == "GET":
         if query.get("watch", [""])[0] in ("true", "1"):
@@ -60,7 +69,7 @@ class RequestLog:
         self.seq = 0
 
     def start(self, scope: Scope) -> dict:
-        method, path = scope["method"], scope["path"]
+        method, path = scope["method"], _without_identity(scope["path"])
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         target = _target(path)
         verb = _verb(method, target, query) if target else method.lower()

@@ -207,7 +207,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"OrgRoleEnum": "orgs.models.Role"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrgRoleEnum": "orgs.models.Role",
+        "ClusterKindEnum": "orgs.models.ClusterConnection.Kind",
+        "BudgetKindEnum": "orgs.models.Budget.Kind",
+    },
     # Served from static/vendor (pinned, see its README), not a CDN; the CSP allows no other origin.
     "SWAGGER_UI_DIST": "/static/vendor/swagger-ui-dist-5.35.0",
     "SWAGGER_UI_FAVICON_HREF": "/static/vendor/swagger-ui-dist-5.35.0/favicon-32x32.png",
