@@ -17,6 +17,7 @@ fill).
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import threading
@@ -223,7 +224,8 @@ class _Batcher:
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="event-batcher")
+            # Every run of the loop shares this task: it must not carry the log context of the run that started it.
+            self._task = asyncio.create_task(self._run(), name="event-batcher", context=contextvars.Context())
         self._wake.set()
 
     async def _run(self) -> None:

@@ -64,10 +64,15 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        context = log_context()
+        context = log_context() | _record_context(record)
         if context:
             line += " [" + " ".join(f"{k}={v}" for k, v in context.items()) + "]"
         return self.redact(line)
+
+
+def _record_context(record: logging.LogRecord) -> dict:
+    """Context fields a line names itself (`extra={"run": ...}`): they win over the bound context."""
+    return {k: str(v) for k in CONTEXT_FIELDS if (v := record.__dict__.get(k)) is not None}
 
 
 class JsonFormatter(logging.Formatter):

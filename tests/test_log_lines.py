@@ -55,3 +55,15 @@ def test_plain_lines_are_redacted_too():
     line = PlainFormatter(secrets=[CONFIGURED]).format(record("token is %s", CONFIGURED))
 
     assert CONFIGURED not in line
+
+
+def _plain_event_line_in_another_run() -> str:
+    log_context_bind(run="r-old", conversation="c-old")
+    return PlainFormatter().format(record("run.started", event="run.started", run="r-new"))
+
+
+def test_a_plain_line_names_the_run_it_was_logged_for():
+    line = contextvars.copy_context().run(_plain_event_line_in_another_run)
+
+    assert "run=r-new" in line
+    assert "r-old" not in line
