@@ -17,6 +17,7 @@ fill).
 
 import asyncio
 import contextlib
+import contextvars
 import json
 import logging
 import threading
@@ -215,7 +216,8 @@ class _Batcher:
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._run(), name="event-batcher")
+            # A fresh context: the batcher serves every run, not the one (trace, log context) that started it.
+            self._task = asyncio.create_task(self._run(), name="event-batcher", context=contextvars.Context())
         self._wake.set()
 
     async def _run(self) -> None:

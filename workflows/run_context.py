@@ -22,6 +22,7 @@ from chats.deltas import DeltaStream
 from chats.models import Message
 from chats.publisher import aevent_publish
 from skyflo.metrics import llm_chat_observed
+from skyflo.tracing import llm_traced
 from workflows.executor import RunHandle, db
 from workflows.models import Run, ToolCall
 
@@ -110,7 +111,7 @@ class RunLLM:
 
     async def chat(self, messages: list[dict], **kwargs):
         self._handle.set_up()
-        return await llm_chat_observed(self._client.chat, messages, **kwargs)
+        return await llm_traced(self._client.model, llm_chat_observed(self._client.chat, messages, **kwargs))
 
 
 @dataclass
