@@ -61,12 +61,28 @@ def _instrument() -> None:
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    DjangoInstrumentor().instrument(excluded_urls=NOT_TRACED_URLS)
+    DjangoInstrumentor().instrument(excluded_urls=NOT_TRACED_URLS, response_hook=_request_route_only)
     CeleryInstrumentor().instrument()
     PsycopgInstrumentor().instrument(enable_commenter=False)
     RedisInstrumentor().instrument()
     AioHttpClientInstrumentor().instrument()  # the openai SDK's transport (agents/llm.py)
     HTTPX2ClientInstrumentor().instrument()  # the MCP client's transport
+
+
+def _request_route_only(span, request, response) -> None:
+    """A request span shows the route, never the raw path or query string: both may hold a token (an invitation's,
+    a share link's), as in the request log (skyflo/logs.py)."""
+    match = getattr(request, "resolver_match", None)
+    route = f"/{match.route}" if match is not None else "(unmatched)"
+    recorded = getattr(span, "attributes", None) or {}
+    for key in ("http.target", "url.path"):
+        if key in recorded:
+            span.set_attribute(key, route)
+    for key in ("http.url", "url.full"):
+        if key in recorded:
+            span.set_attribute(key, f"{request.scheme}://{request.get_host()}/{route.lstrip('/')}")
+    if "url.query" in recorded:
+        span.set_attribute("url.query", "")
 
 
 def _sampler():

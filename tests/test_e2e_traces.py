@@ -84,13 +84,18 @@ def test_a_run_across_an_approval_is_one_trace_from_the_post_to_kubectl(traced, 
         approval_id = events.until("approval.requested")["data"]["approval_id"]
         assert shop.decide(approval_id, "approve", user=shop.operator2).status_code == 200
         assert events.until("run.finished")["data"]["status"] == "succeeded"
+    invitation = f"invite-{secrets.token_hex(12)}"  # a token in a URL path, as invitation links carry one
+    with shop.client(shop.viewer) as client:
+        assert client.post(f"/invitations/{invitation}/accept/?next={invitation}").status_code in (400, 404)
 
     def complete(spans: list[ReceivedSpan]) -> bool:
         run = of_run(spans, run_id)
         names = {(s.service, s.name) for s in run}
         expected = {("skyflo-worker", "run execute"), ("skyflo-worker", "run resume")}
         expected |= {("skyflo-toolserver", "tools/call k8s_scale"), ("skyflo-toolserver", "kubectl scale")}
-        return expected <= names and any(s.kind == "server" and s.service == "skyflo-web" for s in run)
+        web = [s for s in spans if s.kind == "server" and s.service == "skyflo-web"]
+        invited = any("invitations" in str(s.attributes.get("http.route")) for s in web)
+        return expected <= names and invited and any(s in web for s in run)
 
     spans = receiver.wait_for(complete)
     run = of_run(spans, run_id)
@@ -133,7 +138,7 @@ def test_a_run_across_an_approval_is_one_trace_from_the_post_to_kubectl(traced, 
     assert resume in ancestors(scale, by_id)
 
     # No span of any process carries a secret, the Secret's value or the prompt.
-    forbidden = [*known_secrets, canary, base64.b64encode(canary.encode()).decode(), prompt_marker]
+    forbidden = [*known_secrets, canary, base64.b64encode(canary.encode()).decode(), prompt_marker, invitation]
     for span in receiver.received():
         for text in span.texts:
             assert not any(value in text for value in forbidden), (span.service, span.name, text)
