@@ -196,11 +196,17 @@ def command_traced(run):
             return await run(argv, *args, **kwargs)
         program = os.path.basename(argv[0])
         subcommand = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""  # the tools put it first
-        attributes = {"process.executable.name": program, "skyflo.command": f"{program} {subcommand}".strip()}
+        name = f"{program} {subcommand}".strip()
+        attributes = {"process.executable.name": program, "skyflo.command": name}
+        # Failures record the exception's class only: a message may quote the command's output.
         with _tracer.start_as_current_span(
-            f"{program} {subcommand}".strip(), attributes=attributes, record_exception=False
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
         ) as span:
-            result = await run(argv, *args, **kwargs)
+            try:
+                result = await run(argv, *args, **kwargs)
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
             span.set_attribute("process.exit.code", int(result.exit_code))
             return result
 

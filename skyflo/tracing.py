@@ -13,7 +13,8 @@ model, tokens, outcome — never the prompt) and from the MCP SDK, which puts th
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -161,26 +162,20 @@ def _usage_attributes(response: Any) -> dict:
     return attributes
 
 
-class _span:  # noqa: N801 - used like a function in a `with`
+@contextmanager
+def _span(name: str, **kwargs) -> Iterator:
     """A current span whose failure records the exception's class only: messages can quote a provider's answer
     or a command's output, and neither belongs in a span."""
+    from opentelemetry.trace import StatusCode
 
-    def __init__(self, name: str, **kwargs) -> None:
-        self._manager = _tracer.start_as_current_span(
-            name, record_exception=False, set_status_on_exception=False, **kwargs
-        )
-
-    def __enter__(self):
-        self.span = self._manager.__enter__()
-        return self.span
-
-    def __exit__(self, exc_type, exc, tb):
-        if exc_type is not None:
-            from opentelemetry.trace import StatusCode
-
-            cancelled = exc_type.__name__ in ("RunCancelled", "CancelledError")
-            self.span.set_attributes({"skyflo.outcome": "cancelled" if cancelled else "error"})
-            self.span.set_attribute("error.type", exc_type.__name__)
+    with _tracer.start_as_current_span(name, record_exception=False, set_status_on_exception=False, **kwargs) as span:
+        try:
+            yield span
+        except BaseException as exc:
+            cancelled = type(exc).__name__ in ("RunCancelled", "CancelledError")
+            span.set_attributes(
+                {"skyflo.outcome": "cancelled" if cancelled else "error", "error.type": type(exc).__name__}
+            )
             if not cancelled:
-                self.span.set_status(StatusCode.ERROR, exc_type.__name__)
-        return self._manager.__exit__(exc_type, exc, tb)
+                span.set_status(StatusCode.ERROR, type(exc).__name__)
+            raise
