@@ -224,7 +224,7 @@ class _Batcher:
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
-            # Every run of the loop shares this task: it must not carry the log context of the run that started it.
+            # A fresh context: the batcher serves every run, not the one (trace, log context) that started it.
             self._task = asyncio.create_task(self._run(), name="event-batcher", context=contextvars.Context())
         self._wake.set()
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from mcp_server.config import ConfigError, config_from_env
 from mcp_server.in_cluster import use_in_cluster_config
-from mcp_server.observability import logging_configure
+from mcp_server.observability import logging_configure, tracing_configure
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-port", type=int, help="serve /metrics on this port (on --host) instead of --port")
     args = parser.parse_args(argv)
     json_logs = logging_configure(os.environ)
+    tracing_configure(os.environ)
     try:
         use_in_cluster_config(os.environ)
         config = config_from_env()

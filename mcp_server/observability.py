@@ -3,6 +3,7 @@ bearer SKYFLO_METRICS_TOKEN; 404 when unset) and the tool-call metrics middlewar
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -156,3 +157,57 @@ def metrics_app(environ: Mapping[str, str]) -> ASGIApp:
             await PlainTextResponse("Not found", status_code=404)(scope, receive, send)
 
     return OperatorRoutes(rest, environ=environ)
+
+
+# --- traces ------------------------------------------------------------------------------------------------
+
+_tracer = None  # set when OTEL_EXPORTER_OTLP_ENDPOINT is; None = traces off and `command_traced` a plain call
+
+
+def tracing_configure(environ: Mapping[str, str]) -> bool:
+    """Export traces over OTLP/HTTP when an endpoint is configured (the web and worker have theirs in
+    skyflo/tracing.py). The MCP SDK's own middleware makes each tools/call a span, a child of the caller's span
+    through the trace context in the request's `_meta`; `command_traced` adds the kubectl/helm process under it."""
+    global _tracer
+    endpoint = environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    if _tracer is not None or not endpoint or environ.get("OTEL_SDK_DISABLED", "").lower() == "true":
+        return _tracer is not None
+    from opentelemetry import trace
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    resource = Resource.create({} if environ.get("OTEL_SERVICE_NAME") else {"service.name": "skyflo-toolserver"})
+    provider = TracerProvider(resource=resource)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    _tracer = trace.get_tracer("skyflo.toolserver")
+    return True
+
+
+def command_traced(run):
+    """Decorates `run_command(argv, ...)`: a span per kubectl/helm process with its program, subcommand and exit
+    code. Never the other arguments (names, manifests, values) nor the output."""
+
+    @functools.wraps(run)
+    async def traced(argv, *args, **kwargs):
+        if _tracer is None:
+            return await run(argv, *args, **kwargs)
+        program = os.path.basename(argv[0])
+        subcommand = argv[1] if len(argv) > 1 and not argv[1].startswith("-") else ""  # the tools put it first
+        name = f"{program} {subcommand}".strip()
+        attributes = {"process.executable.name": program, "skyflo.command": name}
+        # Failures record the exception's class only: a message may quote the command's output.
+        with _tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                result = await run(argv, *args, **kwargs)
+            except BaseException as exc:
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
+            span.set_attribute("process.exit.code", int(result.exit_code))
+            return result
+
+    return traced

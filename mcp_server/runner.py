@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from mcp_server.observability import command_traced
 from mcp_server.redaction import Redactor
 
 OUTPUT_CAP = 64 * 1024
@@ -75,6 +76,7 @@ class _Collector:
         return self.data.decode(errors="replace")
 
 
+@command_traced
 async def run_command(
     argv: Sequence[str],
     *,

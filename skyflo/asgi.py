@@ -3,7 +3,10 @@ import os
 from django.core.asgi import get_asgi_application
 from django.urls import get_resolver
 
+from skyflo.tracing import tracing_configure
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
+tracing_configure("web")  # before Django builds its middleware chain: the request spans wrap all of it
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

@@ -20,6 +20,20 @@ def _metrics_server(**_) -> None:
         metrics_server_start(port=settings.METRICS_PORT, token=settings.METRICS_TOKEN)
 
 
+@signals.worker_init.connect
+def _tracing_worker(**_) -> None:
+    from skyflo.tracing import tracing_configure
+
+    tracing_configure("worker")
+
+
+@signals.beat_init.connect
+def _tracing_beat(**_) -> None:
+    from skyflo.tracing import tracing_configure
+
+    tracing_configure("beat")
+
+
 @signals.setup_logging.connect
 def _logging(**_) -> None:
     """Use Django's LOGGING (JSON lines, redaction) instead of Celery's own format."""

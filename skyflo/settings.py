@@ -273,6 +273,11 @@ METRICS_TOKEN = env_str("SKYFLO_METRICS_TOKEN")  # /metrics wants it as a bearer
 METRICS_PORT = env_int("SKYFLO_METRICS_PORT", 0, minimum=0)  # the worker serves /metrics and /healthz here
 if METRICS_TOKEN is not None and len(METRICS_TOKEN) < 16:
     raise ConfigError("SKYFLO_METRICS_TOKEN must be at least 16 characters")
+# Traces (skyflo/tracing.py) are on when an OTLP endpoint is given; the exporter reads the other OTEL_* variables.
+OTEL_TRACES_ENABLED = bool(
+    env_str("OTEL_EXPORTER_OTLP_ENDPOINT") or env_str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+) and not env_bool("OTEL_SDK_DISABLED", False)
+OTEL_SERVICE_NAME = env_str("OTEL_SERVICE_NAME")  # unset: skyflo-web, skyflo-worker, skyflo-beat
 
 # --- budgets and the audit sink (insights/) ----------------------------------------------------------------
 # What a run still going counts against a monthly budget at least (insights/budgets.py).

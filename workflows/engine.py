@@ -21,6 +21,7 @@ from chats.models import Message
 from chats.publisher import aevent_publish
 from orgs.selectors import cluster_can_request_changes, model_endpoint
 from skyflo.logs import log_context_bind
+from skyflo.tracing import run_traced
 from workflows import services
 from workflows.checkpointer import checkpointer_get
 from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
@@ -66,7 +67,7 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
         handle = loop.hold(run_id)
         handle.setup_slot = slot
         try:
-            await _drive_claimed(run, handle, resume)
+            await run_traced(run, _drive_claimed(run, handle, resume), resumed=resume is not None)
         finally:
             loop.release(run_id)
     finally:

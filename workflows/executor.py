@@ -141,7 +141,10 @@ class RunLoop:
     def hold(self, run_id: str) -> RunHandle:
         handle = self.handles.setdefault(run_id, RunHandle(run_id))
         if self._watcher is None or self._watcher.done():
-            self._watcher = self.loop.create_task(self._watch(), name="skyflo-run-watcher")
+            # A fresh context: the watcher serves every run, not the one (trace, log context) that started it.
+            self._watcher = self.loop.create_task(
+                self._watch(), name="skyflo-run-watcher", context=contextvars.Context()
+            )
         return handle
 
     def release(self, run_id: str) -> None:

@@ -25,6 +25,7 @@ from chats.publisher import aevent_publish
 from orgs.pricing import Usage, run_cost
 from orgs.selectors import cluster_can_operate, cluster_can_request_changes
 from skyflo.metrics import llm_chat_observed
+from skyflo.tracing import llm_traced
 from workflows.executor import RunHandle, db
 from workflows.models import Approval, Run, ToolCall
 
@@ -105,7 +106,7 @@ class RunLLM:
 
     async def chat(self, messages: list[dict], **kwargs):
         self._handle.set_up()
-        return await llm_chat_observed(self._client.chat, messages, **kwargs)
+        return await llm_traced(self._client.model, llm_chat_observed(self._client.chat, messages, **kwargs))
 
 
 @dataclass

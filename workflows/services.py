@@ -26,6 +26,7 @@ from orgs.selectors import cluster_can_operate, has_role
 from orgs.services.audit import audit_record
 from skyflo.api_errors import Conflict, TooManyRequests
 from skyflo.metrics import approval_decided
+from skyflo.tracing import traceparent
 from workflows.models import Approval, Run
 
 logger = logging.getLogger(__name__)
@@ -99,7 +100,9 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
     message = Message.objects.create(
         conversation=conversation, role=Message.Role.USER, author=user, content=content, run_id=run_id
     )
-    run = Run.objects.create(id=run_id, conversation=conversation, message=message, requested_by=user)
+    run = Run.objects.create(
+        id=run_id, conversation=conversation, message=message, requested_by=user, traceparent=traceparent()
+    )
     event_publish(
         conversation_id=conversation.id,
         run_id=run.id,
