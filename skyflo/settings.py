@@ -337,5 +337,10 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "skyflo"}},
     "root": {"handlers": ["console"], "level": env_str("SKYFLO_LOG_LEVEL", "INFO")},
-    "loggers": {"httpx": {"level": "WARNING"}, "daphne": {"level": "WARNING"}},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+        # "<name> ready." is how an operator (and tests/live.py) sees a worker come up, whatever the level.
+        "celery.apps.worker": {"level": "INFO"},
+    },
 }
