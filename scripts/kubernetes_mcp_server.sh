@@ -28,14 +28,9 @@ TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 trap 'echo "kubernetes_mcp_server.sh: failed at line $LINENO (see the message above)" >&2' ERR
 
-echo "kubernetes_mcp_server.sh: fetching $PKG with npm pack ..."
-(cd "$TMP" && npm pack --loglevel=error "$PKG" >/dev/null)
-TARBALL="$(ls "$TMP"/*.tgz | head -n1)"
-if [[ "$(sha256sum "$TARBALL" | cut -d' ' -f1)" != "$SHA256" ]]; then
-  echo "kubernetes_mcp_server.sh: $PKG does not match its pinned sha256 $SHA256" >&2
-  exit 1
-fi
-tar -xzf "$TARBALL" -C "$TMP"
+# shellcheck source=scripts/npm_unpack.sh
+source "$ROOT/scripts/npm_unpack.sh"
+npm_unpack "$PKG" "$TMP" "$SHA256"
 EXE="$TMP/package/bin/kubernetes-mcp-server-linux-amd64"
 if [[ ! -f "$EXE" ]]; then
   echo "kubernetes_mcp_server.sh: $PKG has no bin/kubernetes-mcp-server-linux-amd64" >&2

@@ -7,7 +7,9 @@ Fixtures (session-scoped; the processes point at pytest-django's test database; 
   its base URL is the stack's LLM_BASE_URL.
 - `live_stack`: `LiveStack` with `.url` (http://127.0.0.1:PORT), `.ws_url`, `.env`, `.worker` (the Celery
   worker's Popen), `.worker_kill()` (SIGKILL), `.worker_start()`. Beat runs the periodic jobs every second.
-- `live_stack_factory(**env_overrides)`: another stack (own Redis db) with changed settings, e.g. no LLM.
+- `extra_stack(llm_base_url=None, **env_overrides)`: a context manager for another stack with changed settings, e.g.
+  no LLM, on a Redis db no running stack uses (so no other stack's worker takes its tasks), stopped on exit; the
+  fixture using it must depend on `live_database`.
 
 Helpers for tests: `api(stack, user)` (an httpx client with a bearer token) and `EventSocket` (the WebSocket of
 one conversation; `.until(type, predicate)` waits for an event and keeps every frame it saw).
@@ -26,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -248,21 +250,24 @@ def live_stack(live_database, live_llm) -> Iterator[LiveStack]:
     stack.stop()
 
 
-@pytest.fixture(scope="session")
-def live_stack_factory(live_database) -> Iterator[Callable[..., LiveStack]]:
-    """Extra stacks with other settings (each on its own Redis db, so the main stack's worker never sees
-    their tasks). `make(llm_base_url=None, **env)`."""
-    base_db = int(urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).path.strip("/") or 0)
-    with ExitStack() as stack:
-        made: list[LiveStack] = []
+def _redis_db(stack: LiveStack) -> int:
+    return int(urlsplit(stack.env["REDIS_URL"]).path.strip("/") or 0)
 
-        def make(llm_base_url: str | None = None, **env: str) -> LiveStack:
-            live = stack_start(_stack_env(llm_base_url, (base_db + 8 + len(made)) % 16, env), beat=False)
-            stack.callback(live.stop)
-            made.append(live)
-            return live
 
-        yield make
+@contextmanager
+def extra_stack(llm_base_url: str | None = None, **env: str) -> Iterator[LiveStack]:
+    """Another stack (no beat) with changed settings, stopped on exit. Its Redis db is one no running stack uses:
+    two workers on one broker db would take each other's runs, with the wrong settings."""
+    base = urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    used = {int(base.path.strip("/") or 0)} | {_redis_db(s) for s in RUNNING_STACKS}
+    free = [db for db in range(16) if db not in used]
+    if not free:
+        raise RuntimeError(f"no free Redis db for another stack: {len(RUNNING_STACKS)} stacks are running")
+    stack = stack_start(_stack_env(llm_base_url, free[0], env), beat=False)
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 # --- helpers for tests ---------------------------------------------------------------------------------------

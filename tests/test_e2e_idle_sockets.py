@@ -10,7 +10,7 @@ from django.db import connection
 from chats.models import Conversation, RunEvent
 from orgs.models import Role
 from tests.accounts import make_cluster, make_member, make_org
-from tests.live import EventSocket, _database_url_for_test_db
+from tests.live import EventSocket, _database_url_for_test_db, extra_stack
 from tests.pg_counter import PgCounter
 
 pytestmark = pytest.mark.e2e
@@ -20,10 +20,11 @@ INTERVALS = 4
 
 
 @pytest.fixture(scope="module")
-def counted(live_stack_factory):
+def counted(live_database):
     with PgCounter() as pg:
         url = _database_url_for_test_db().replace("127.0.0.1:5432", f"127.0.0.1:{pg.port}") + "?sslmode=disable"
-        yield pg, live_stack_factory(DATABASE_URL=url, SKYFLO_WS_RECHECK_S="1")
+        with extra_stack(DATABASE_URL=url, SKYFLO_WS_RECHECK_S="1") as stack:
+            yield pg, stack
 
 
 def _open(stack, n: int):

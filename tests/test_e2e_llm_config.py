@@ -2,15 +2,16 @@
 
 import pytest
 
-from tests.live import shop_make
+from tests.live import extra_stack, shop_make
 from workflows.models import Run
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def unconfigured_shop(live_db, live_stack_factory, toolserver, sandbox_cluster):
-    return shop_make(live_stack_factory(llm_base_url=None), toolserver, sandbox_cluster)
+def unconfigured_shop(live_db, toolserver, sandbox_cluster):
+    with extra_stack(llm_base_url=None) as stack:
+        yield shop_make(stack, toolserver, sandbox_cluster)
 
 
 def test_it_names_the_missing_llm_variable(unconfigured_shop):

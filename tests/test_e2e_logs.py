@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.testing import run_toolserver
-from tests.live import shop_make
+from tests.live import extra_stack, shop_make
 from tests.scripted_llm import call, plan, say, verdict
 
 pytestmark = pytest.mark.e2e
@@ -34,9 +34,11 @@ def secret_yaml(name: str, namespace: str, value: str) -> str:
 
 
 @pytest.fixture
-def logged(live_db, live_stack_factory, live_llm, sandbox_cluster):
-    stack = live_stack_factory(live_llm.base_url, SKYFLO_LOG_FORMAT="json", SKYFLO_LOG_LEVEL="DEBUG")
-    with run_toolserver({**sandbox_cluster.env, "SKYFLO_LOG_FORMAT": "json"}) as toolserver:
+def logged(live_db, live_llm, sandbox_cluster):
+    with (
+        extra_stack(live_llm.base_url, SKYFLO_LOG_FORMAT="json", SKYFLO_LOG_LEVEL="DEBUG") as stack,
+        run_toolserver({**sandbox_cluster.env, "SKYFLO_LOG_FORMAT": "json"}) as toolserver,
+    ):
         shop = shop_make(stack, toolserver, sandbox_cluster)
         # The tool server writes its log to a file of the test harness: read it through the process's stdout.
         yield shop, Path(f"/proc/{toolserver.process.pid}/fd/1")

@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mcp_server.testing import run_toolserver
-from tests.live import free_port, shop_make
+from tests.live import extra_stack, free_port, shop_make
 from tests.scripted_llm import fail
 from tests.test_e2e_scale import scale_script
 
@@ -39,11 +39,14 @@ def scrape(url: str, token: str, keep_as: str | None = None) -> dict[tuple[str, 
 
 
 @pytest.fixture
-def metered(live_db, live_stack_factory, live_llm, sandbox_cluster):
+def metered(live_db, live_llm, sandbox_cluster):
     """A stack and a tool server with metrics on (the worker's on its own port)."""
     token, worker_port = secrets.token_urlsafe(24), free_port()
-    stack = live_stack_factory(live_llm.base_url, SKYFLO_METRICS_TOKEN=token, SKYFLO_METRICS_PORT=str(worker_port))
-    with run_toolserver({**sandbox_cluster.env, "SKYFLO_METRICS_TOKEN": token}) as toolserver:
+    metrics = {"SKYFLO_METRICS_TOKEN": token, "SKYFLO_METRICS_PORT": str(worker_port)}
+    with (
+        extra_stack(live_llm.base_url, **metrics) as stack,
+        run_toolserver({**sandbox_cluster.env, "SKYFLO_METRICS_TOKEN": token}) as toolserver,
+    ):
         shop = shop_make(stack, toolserver, sandbox_cluster)
         urls = {
             "web": f"{stack.url}/metrics",

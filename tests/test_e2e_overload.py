@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.accounts import make_member, make_org
-from tests.live import access_token
+from tests.live import access_token, extra_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +18,9 @@ BURST = 120
 
 
 @pytest.fixture(scope="module")
-def busy_web(live_stack_factory):
-    return live_stack_factory(SKYFLO_DB_POOL_SIZE=str(POOL_SIZE), SKYFLO_HTTP_CONCURRENCY="2", SKYFLO_HTTP_QUEUE="8")
+def busy_web(live_database):
+    with extra_stack(SKYFLO_DB_POOL_SIZE=str(POOL_SIZE), SKYFLO_HTTP_CONCURRENCY="2", SKYFLO_HTTP_QUEUE="8") as stack:
+        yield stack
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import secrets
 import pytest
 
 from mcp_server.testing import run_toolserver
-from tests.live import shop_make
+from tests.live import extra_stack, shop_make
 from tests.otlp_receiver import ReceivedSpan, otlp_receiver
 from tests.scripted_llm import call, plan, say, verdict
 
@@ -22,12 +22,14 @@ EXPORT_SOON = {"OTEL_BSP_SCHEDULE_DELAY": "100"}  # ms between batches: the test
 
 
 @pytest.fixture
-def traced(live_db, live_stack_factory, live_llm, sandbox_cluster):
+def traced(live_db, live_llm, sandbox_cluster):
     api_key = f"sk-canary{secrets.token_hex(12)}"
     with otlp_receiver() as receiver:
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url, **EXPORT_SOON}
-        stack = live_stack_factory(live_llm.base_url, LLM_API_KEY=api_key, **otel)
-        with run_toolserver({**sandbox_cluster.env, **otel}) as toolserver:
+        with (
+            extra_stack(live_llm.base_url, LLM_API_KEY=api_key, **otel) as stack,
+            run_toolserver({**sandbox_cluster.env, **otel}) as toolserver,
+        ):
             shop = shop_make(stack, toolserver, sandbox_cluster)
             yield shop, receiver, [api_key, toolserver.token]
 

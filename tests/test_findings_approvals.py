@@ -10,11 +10,6 @@ from tests.scripted_llm import call, plan, say, verdict
 from workflows.models import Approval, Run
 
 pytestmark = pytest.mark.e2e
-ORDER_DEPENDENT = pytest.mark.xfail(
-    reason="passes alone and in its file; in the whole suite (after tests/faults and the e2e files) its mutating or "
-    "log call is refused in the executor; cause not found yet (stop 11 note, issue 13)",
-    strict=False,
-)
 
 
 def scale(ns: str, replicas: int) -> dict:
@@ -48,7 +43,6 @@ def two_scales(live_llm, ns: str) -> None:
     )
 
 
-@ORDER_DEPENDENT
 def test_finding_02_replayed_resume_does_not_run_next_call(shop, live_llm):
     two_scales(live_llm, shop.namespace)
     with shop.socket() as events:
@@ -79,7 +73,6 @@ def test_finding_02_replayed_resume_does_not_run_next_call(shop, live_llm):
     assert Run.objects.get(pk=run_id).status == "succeeded"
 
 
-@ORDER_DEPENDENT
 def test_finding_02_rights_are_read_again_right_before_the_approved_call(shop, live_llm):
     from guardian.shortcuts import remove_perm
 

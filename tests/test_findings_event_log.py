@@ -9,11 +9,6 @@ from tests.live import deployment_yaml, shop_make
 from tests.scripted_llm import call, plan, say, verdict
 
 pytestmark = pytest.mark.e2e
-ORDER_DEPENDENT = pytest.mark.xfail(
-    reason="passes alone and in its file; in the whole suite (after tests/faults and the e2e files) its mutating or "
-    "log call is refused in the executor; cause not found yet (stop 11 note, issue 13)",
-    strict=False,
-)
 
 NUL_LOGS = "starting\nbinary\u0000garbage\u0000here\nlistening on :8080\n"
 
@@ -27,7 +22,6 @@ def two_orgs(live_db, live_stack, toolserver, sandbox_cluster):
     return noisy, quiet
 
 
-@ORDER_DEPENDENT
 def test_finding_09_a_nul_byte_in_tool_output_fails_no_run(two_orgs, live_llm):
     noisy, quiet = two_orgs
     answer = " ".join(f"word{n}" for n in range(40))

@@ -10,11 +10,7 @@ from tests.live import shop_make
 from tests.scripted_llm import call, calls, plan, say, verdict
 
 pytestmark = pytest.mark.e2e
-ORDER_DEPENDENT = pytest.mark.xfail(
-    reason="passes alone and in its file; in the whole suite (after tests/faults and the e2e files) the run "
-    "succeeds instead of failing on the refused calls; cause not found yet (stop 11 note, issue 13)",
-    strict=False,
-)
+LATEST = 2**62  # `requests_after(LATEST)` answers the log's last sequence number and no entries
 
 CONFIGMAP = """{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vault"},
  "data": {"password-hint": "other-namespace-private-4711"}}"""
@@ -36,7 +32,7 @@ def tool_messages(live_llm) -> list[str]:
 
 def test_finding_01_discovery_calls_stay_in_the_connections_namespaces(confined_shop, live_llm):
     shop, other = confined_shop, confined_shop.other
-    seen = len(shop.sandbox.requests_log())
+    seen, _ = shop.sandbox.requests_after(LATEST)
     live_llm.set_script(
         [
             calls(
@@ -58,7 +54,7 @@ def test_finding_01_discovery_calls_stay_in_the_connections_namespaces(confined_
         shop.ask(f"show me the vault configmap in {other}", user=shop.viewer)
         assert events.until("run.finished")["data"]["status"] == "succeeded"
 
-    reached = shop.sandbox.requests_log()[seen:]
+    _, reached = shop.sandbox.requests_after(seen)
     paths = [r["path"] for r in reached]
     assert not [p for p in paths if f"/namespaces/{other}/" in p]
     assert "/api/v1/configmaps" not in paths  # --all-namespaces
@@ -94,10 +90,9 @@ LIST_MANIFEST = json.dumps(
 )
 
 
-@ORDER_DEPENDENT
 def test_finding_01_mutating_calls_outside_the_namespaces_are_refused_before_approval(confined_shop, live_llm):
     shop, other = confined_shop, confined_shop.other
-    seen = len(shop.sandbox.requests_log())
+    seen, _ = shop.sandbox.requests_after(LATEST)
     live_llm.set_script(
         [
             plan([("Apply the manifest", "k8s_apply"), ("Scale web in the other namespace", "k8s_scale")]),
@@ -115,6 +110,6 @@ def test_finding_01_mutating_calls_outside_the_namespaces_are_refused_before_app
     offered = {t["function"]["name"] for r in live_llm.requests() for t in r.get("tools") or []}
     assert "k8s_scale" in offered
     assert not {"k8s_drain", "k8s_cordon", "helm_install", "helm_upgrade", "helm_rollback"} & offered
-    changes = [r for r in shop.sandbox.requests_log()[seen:] if r["method"] != "GET"]
+    changes = [r for r in shop.sandbox.requests_after(seen)[1] if r["method"] != "GET"]
     assert changes == []
     assert shop.sandbox.kubectl("get", "namespace", "finding-01-ns", check=False).returncode != 0

@@ -11,16 +11,18 @@ from evals.scenarios import ALL
 from evals.tests.scripted import schema_config
 from evals.tests.test_harness import DELETE_AND_RECREATE
 from tests.accounts import PASSWORD
+from tests.live import extra_stack
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def schema_stack(live_stack_factory, schema_llm_server):
+def schema_stack(live_database, schema_llm_server):
     from tests.llm import SchemaLLMHandle
 
     model = SchemaLLMHandle(schema_llm_server.url, "evals-schema-only")
-    return live_stack_factory(llm_base_url=model.base_url), model
+    with extra_stack(llm_base_url=model.base_url) as stack:
+        yield stack, model
 
 
 @pytest.mark.parametrize(
