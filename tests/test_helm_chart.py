@@ -44,6 +44,8 @@ VALUE_SETS = {
         "config.llmPrices.my-model": "{1,3}",
         "web.httpConcurrency": "8",
         "web.wsRecheckSeconds": "3",
+        "config.extraEnv[0].name": "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "config.extraEnv[0].value": "http://otel-collector.observability:4318",
     },
 }
 DJANGO = ("sky-skyflo-web", "sky-skyflo-worker", "sky-skyflo-beat", "sky-skyflo-migrate")
@@ -391,6 +393,8 @@ def test_the_new_settings_reach_the_containers_that_read_them(rendered):
     assert (web["SKYFLO_HTTP_CONCURRENCY"], web["SKYFLO_WS_RECHECK_S"]) == ("8", "3")
     assert plain_env(default, "sky-skyflo-web")["SKYFLO_HTTP_CONCURRENCY"] == ""  # the code's pool size - 4
     assert "MCP_HELM_REPOSITORIES" not in env_of(container(docs, "sky-skyflo-worker"))
+    for name in (*DJANGO, "sky-skyflo-toolserver"):  # extraEnv reaches every container, the tool server's too
+        assert plain_env(docs, name)["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability:4318", name
 
 
 def test_it_refuses_bad_new_settings():
@@ -410,6 +414,9 @@ def test_every_variable_the_chart_sets_is_read_by_the_code(rendered, value_set):
     django_reads = _read_variables(_sources("skyflo/*.py"))
     toolserver_reads = _read_variables(_sources("mcp_server/*.py"))
     process_env = {"HOME"}  # read by kubectl/helm and Python itself
+    process_env |= {
+        v for k, v in VALUE_SETS[value_set].items() if k.startswith("config.extraEnv[") and k.endswith(".name")
+    }
 
     docs = rendered[value_set]
     for name in DJANGO:
