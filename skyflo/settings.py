@@ -242,7 +242,6 @@ LLM_BASE_URL = env_url("LLM_BASE_URL", schemes={"http", "https"})
 LLM_API_KEY = env_str("LLM_API_KEY") or env_str("OPENAI_API_KEY")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o-mini")
 LLM_TIMEOUT_S = env_int("SKYFLO_LLM_TIMEOUT_S", 120, minimum=1)
-LLM_CONTEXT_TOKENS = env_int("SKYFLO_LLM_CONTEXT_TOKENS", 128000, minimum=1000)
 LLM_API_VERSION = env_str("LLM_API_VERSION")  # set for Azure OpenAI: the api-version query of every request
 LLM_EXTRA_HEADERS = {str(k): str(v) for k, v in env_json_object("LLM_EXTRA_HEADERS").items()}
 LLM_REASONING_EFFORT = env_choice("LLM_REASONING_EFFORT", {"minimal", "low", "medium", "high"})
