@@ -34,17 +34,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 from jsonschema import exceptions, validators
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, StreamingResponse
-from starlette.routing import Route
 
-from tests.scripted_llm import _Completion, _server, listen_socket
+from tests.scripted_llm import DoubleApp, _Completion, _server, listen_socket
 
 REFUSAL = "Invalid parameter: 'response_format' of type '{}' is not supported with this model."
 
@@ -79,42 +76,23 @@ class Config:
         return self.goals[self.reached] if self.reached < len(self.goals) else None
 
 
-class SchemaLLM:
-    """The ASGI app plus its configs (one per config id)."""
+class SchemaLLM(DoubleApp):
+    """The schema-only double: one config per id."""
 
-    def __init__(self):
-        self.configs: dict[str, Config] = {"default": Config()}
-        self.lock = threading.Lock()
-        routes = []
-        for prefix in ("", "/s/{sid}"):
-            routes += [
-                Route(prefix + "/v1/chat/completions", self.completions, methods=["POST"]),
-                Route(prefix + "/v1/models", self.models, methods=["GET"]),
-                Route(prefix + "/_config", self.config, methods=["GET", "POST"]),
-                Route(prefix + "/_requests", self.requests, methods=["GET"]),
-            ]
-        self.app = Starlette(routes=routes)
+    control_path = "/_config"
+    model_id = "schema-only"
 
-    def _config(self, request: Request) -> Config:
-        with self.lock:
-            return self.configs.setdefault(request.path_params.get("sid", "default"), Config())
+    def new_state(self) -> Config:
+        return Config()
 
-    async def config(self, request: Request) -> JSONResponse:
+    async def control(self, request: Request) -> JSONResponse:
         if request.method == "POST":
-            body = await request.json()
-            with self.lock:
-                self.configs[request.path_params.get("sid", "default")] = Config.of(body)
-        return JSONResponse(self._config(request).public())
-
-    async def requests(self, request: Request) -> JSONResponse:
-        return JSONResponse(self._config(request).requests)
-
-    async def models(self, request: Request) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [{"id": "schema-only", "object": "model", "owned_by": "tests"}]})
+            self._state_set(request, Config.of(await request.json()))
+        return JSONResponse(self._state(request).public())
 
     async def completions(self, request: Request):
         body = await request.json()
-        config = self._config(request)
+        config = self._state(request)
         with self.lock:
             config.requests.append(body)
             try:
@@ -238,7 +216,7 @@ class SchemaServerThread:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         from tests.scripted_llm import ServerThread
 
-        self._thread = ServerThread(app=SchemaLLM(), host=host, port=port)  # type: ignore[arg-type]
+        self._thread = ServerThread(app=SchemaLLM(), host=host, port=port)
         self.url = self._thread.url
 
     def start(self) -> SchemaServerThread:
@@ -256,7 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sock = listen_socket(args.host, args.port)
     print(f"listening on http://{args.host}:{sock.getsockname()[1]}", flush=True)
-    _server(SchemaLLM()).run(sockets=[sock])  # type: ignore[arg-type]
+    _server(SchemaLLM()).run(sockets=[sock])
 
 
 if __name__ == "__main__":

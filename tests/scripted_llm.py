@@ -158,48 +158,73 @@ def _matches(turn: dict, body: dict) -> bool:
     return not (turn.get("last_contains") and (not messages or turn["last_contains"] not in _text(messages[-1])))
 
 
-class ScriptedLLM:
-    """The ASGI app plus its scripts (one per script id)."""
+class DoubleApp:
+    """An OpenAI-compatible ASGI app keeping one state per id: `/v1/...` uses "default", `/s/{sid}/v1/...` its own,
+    so that concurrent tests each drive their own. Subclasses say how a state is made, set (`control`, at
+    `control_path`) and answered (`completions`)."""
 
-    def __init__(self, default_script: Script | None = None):
-        self.scripts: dict[str, Script] = {"default": default_script or Script()}
+    control_path = ""
+    model_id = ""
+
+    def __init__(self, default_state=None):
+        self.states = {"default": default_state or self.new_state()}
         self.lock = threading.Lock()
         routes = []
         for prefix in ("", "/s/{sid}"):
             routes += [
                 Route(prefix + "/v1/chat/completions", self.completions, methods=["POST"]),
                 Route(prefix + "/v1/models", self.models, methods=["GET"]),
-                Route(prefix + "/_script", self.script, methods=["GET", "POST"]),
+                Route(prefix + self.control_path, self.control, methods=["GET", "POST"]),
                 Route(prefix + "/_requests", self.requests, methods=["GET"]),
             ]
         self.app = Starlette(routes=routes)
 
-    def _script(self, request: Request) -> Script:
-        sid = request.path_params.get("sid", "default")
-        with self.lock:
-            return self.scripts.setdefault(sid, Script())
+    def new_state(self):
+        raise NotImplementedError
 
-    async def script(self, request: Request) -> JSONResponse:
+    def _state(self, request: Request):
+        with self.lock:
+            return self.states.setdefault(request.path_params.get("sid", "default"), self.new_state())
+
+    def _state_set(self, request: Request, state) -> None:
+        with self.lock:
+            self.states[request.path_params.get("sid", "default")] = state
+
+    async def control(self, request: Request) -> JSONResponse:
+        raise NotImplementedError
+
+    async def completions(self, request: Request):
+        raise NotImplementedError
+
+    async def requests(self, request: Request) -> JSONResponse:
+        return JSONResponse(self._state(request).requests)
+
+    async def models(self, request: Request) -> JSONResponse:
+        return JSONResponse({"object": "list", "data": [{"id": self.model_id, "object": "model", "owned_by": "tests"}]})
+
+
+class ScriptedLLM(DoubleApp):
+    """The scripted double: one script per id."""
+
+    control_path = "/_script"
+    model_id = "scripted"
+
+    def new_state(self) -> Script:
+        return Script()
+
+    async def control(self, request: Request) -> JSONResponse:
         if request.method == "POST":
             body = await request.json()
-            sid = request.path_params.get("sid", "default")
-            with self.lock:
-                rate = float(body.get("tokens_per_second") or 0)
-                self.scripts[sid] = Script(list(body.get("turns", [])), rate, bool(body.get("stamp")))
-        script = self._script(request)
+            rate = float(body.get("tokens_per_second") or 0)
+            self._state_set(request, Script(list(body.get("turns", [])), rate, bool(body.get("stamp"))))
+        script = self._state(request)
         return JSONResponse(
             {"turns": script.turns, "tokens_per_second": script.tokens_per_second, "stamp": script.stamp}
         )
 
-    async def requests(self, request: Request) -> JSONResponse:
-        return JSONResponse(self._script(request).requests)
-
-    async def models(self, request: Request) -> JSONResponse:
-        return JSONResponse({"object": "list", "data": [{"id": "scripted", "object": "model", "owned_by": "tests"}]})
-
     async def completions(self, request: Request):
         body = await request.json()
-        script = self._script(request)
+        script = self._state(request)
         with self.lock:
             script.requests.append(body)
             turn = script.pick(body)
@@ -296,7 +321,7 @@ def listen_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _server(llm: ScriptedLLM) -> uvicorn.Server:
+def _server(llm: DoubleApp) -> uvicorn.Server:
     config = uvicorn.Config(llm.app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1)
     return uvicorn.Server(config)
 
@@ -304,7 +329,7 @@ def _server(llm: ScriptedLLM) -> uvicorn.Server:
 class ServerThread:
     """The scripted server on a loopback port in a daemon thread (`url` is the origin)."""
 
-    def __init__(self, app: ScriptedLLM | None = None, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, app: DoubleApp | None = None, host: str = "127.0.0.1", port: int = 0):
         self.llm = app or ScriptedLLM()
         self.socket = sock = listen_socket(host, port)
         self.url = f"http://{host}:{sock.getsockname()[1]}"
