@@ -9,6 +9,9 @@ Used by the workflow driver around the whole graph invocation (enter and exit in
 Tools are listed once, on enter. `call` streams the server's progress notifications (one per
 output line) to `on_output` and returns a `ToolResult`. Cancelling the task awaiting `call`
 cancels the MCP request, and the tool server then kills the command.
+
+Whatever server answers (ours, or another MCP server a connection points at), its output passes our redaction
+and size cap here, before it reaches the model, the ledger, the log or the browser.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ from mcp_types import PaginatedRequestParams
 
 from agents.errors import ToolServerError
 from agents.tool_policy import ToolSpec, tool_spec
+from mcp_server.redaction import Redactor
+from mcp_server.runner import OUTPUT_CAP, cap_output
 
 log = logging.getLogger(__name__)
+
+REDACT_MAX_CHARS = 1024 * 1024
 
 OnOutput = Callable[[str], Awaitable[None]]
 
@@ -143,15 +150,33 @@ class ToolSession:
         if self._session is None:
             raise ToolServerError("the MCP session is not open")
 
+        redactor = Redactor()  # one per call, as on the tool server: what it learns dies with the call
+        scrub = redactor.stream()
+
         async def progress(_progress: float, _total: float | None, message: str | None) -> None:
             if message and on_output is not None:
-                await on_output(message if message.endswith("\n") else message + "\n")
+                line = scrub(message.rstrip("\n"))
+                if line is not None:
+                    await on_output(line + "\n")
 
         log.debug("tool call %s %s", call_id, name)
         result = await self._session.call_tool(
             name, args, read_timeout_seconds=self.timeout_s, progress_callback=progress
         )
-        return _tool_result(result)
+        return _redacted(_tool_result(result), redactor)
+
+
+def _redacted(result: ToolResult, redactor: Redactor) -> ToolResult:
+    """Our redaction and size cap over any server's result (a no-op on our own server's, already done there)."""
+    output, dropped = result.output, 0
+    if len(output) > REDACT_MAX_CHARS:  # redaction reads all it is given: bound its work before it starts
+        output, dropped = output[:REDACT_MAX_CHARS], len(output[REDACT_MAX_CHARS:].encode())
+    output = redactor.redact(output, complete=not (result.truncated or dropped))
+    # Our tool server's output is capped already and ends with its marker: room for it, so it is not cut twice.
+    limit = OUTPUT_CAP + 256 if result.truncated else OUTPUT_CAP
+    output, cut = cap_output(output, limit, extra_omitted=dropped)
+    command = redactor.redact_line(result.command) if result.command else result.command
+    return ToolResult(ok=result.ok, output=output, truncated=result.truncated or cut, command=command)
 
 
 def _tool_result(result) -> ToolResult:

@@ -100,8 +100,10 @@ async def preview(ctx: RunContext, call: dict) -> str:
     """What the call would change: the k8s_diff output where possible, else the call itself."""
     described = f"{call['tool']} {json.dumps(call['args'], sort_keys=True)}"
     diff_args = diff_arguments(call["tool"], call["args"])
-    if diff_args is None or "k8s_diff" not in {t.name for t in ctx.tools.tools}:
-        return f"No diff preview for this tool. The call: {described}"
+    if ctx.policy.third_party:  # another server's tool: its arguments' meaning and any diff tool are not ours
+        return f"No diff preview for another MCP server's tool.{_destructive(ctx, call)} The call: {described}"
+    if diff_args is None or not ctx.policy.previews:
+        return f"No diff preview for this tool.{_destructive(ctx, call)} The call: {described}"
     diff_args, refusal = ctx.policy.check("k8s_diff", diff_args)
     if refusal is not None:
         return f"No diff preview: {refusal} The call: {described}"
@@ -114,3 +116,10 @@ async def preview(ctx: RunContext, call: dict) -> str:
     if not result.ok:
         return f"The diff preview failed:\n{result.output}\nThe call: {described}"
     return result.output or "(no changes)"
+
+
+def _destructive(ctx: RunContext, call: dict) -> str:
+    """The server's own word that a call may destroy something (destructiveHint), for the approver."""
+    spec = ctx.policy.tools.get(call["tool"])
+    hint = (spec.annotations or {}).get("destructiveHint") if spec else None
+    return " Its server marks this tool as destructive." if hint is True else ""
