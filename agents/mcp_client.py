@@ -31,6 +31,7 @@ from mcp_types import PaginatedRequestParams
 
 from agents.errors import ToolServerError
 from agents.tool_policy import ToolSpec, tool_spec
+from mcp_server.identity import META_KEY
 from mcp_server.redaction import Redactor
 from mcp_server.runner import OUTPUT_CAP, cap_output
 
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 REDACT_MAX_CHARS = 1024 * 1024
 
 OnOutput = Callable[[str], Awaitable[None]]
+# (call id, tool, arguments) -> the signed identity assertion of that call (orgs/impersonation.py).
+IdentitySigner = Callable[[str, str, dict], str]
 
 _ssl_context: ssl.SSLContext | None = None
 _ssl_lock = threading.Lock()
@@ -71,14 +74,19 @@ class ToolResult:
 class ToolSession:
     """An open MCP session with the tools it listed (`tools`: name -> ToolSpec)."""
 
-    def __init__(self, *, url: str, token: str | None, timeout_s: float = 330.0):
+    def __init__(
+        self, *, url: str, token: str | None, timeout_s: float = 330.0, identity: IdentitySigner | None = None
+    ):
         self.url = url
         self.token = token
+        # Acting as the person: each call's assertion travels in the request's _meta, never in the model's arguments.
+        self.identity = identity
         self.timeout_s = timeout_s
         self._owner: asyncio.Task | None = None
         self._closing = asyncio.Event()
         self._session: ClientSession | None = None
         self._tools: dict[str, ToolSpec] = {}
+        self._instructions = ""  # the server's, from initialize: says whether it acts as the person
 
     async def __aenter__(self) -> ToolSession:
         # The SDK's transport lives in anyio task groups that must be exited by the task that entered
@@ -92,6 +100,13 @@ class ToolSession:
         except BaseException:
             self._owner.cancel()
             raise
+        if self.identity is not None and META_KEY not in self._instructions:
+            await self.__aexit__(None, None, None)
+            raise ToolServerError(
+                "the tool server does not act as the person",
+                sentence="This cluster connection acts as the person, but its tool server does not take "
+                "identities (MCP_IMPERSONATION_KEY is not set there), so nothing was run.",
+            )
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -116,13 +131,17 @@ class ToolSession:
                 client = await stack.enter_async_context(http)
                 read, write = await stack.enter_async_context(streamable_http_client(self.url, http_client=client))
                 self._session = await stack.enter_async_context(ClientSession(read, write))
-                await self._session.initialize()
+                initialized = await self._session.initialize()
+                self._instructions = initialized.instructions or ""
                 await self._list_tools()
                 ready.set_result(None)
                 await self._closing.wait()
         except Exception as exc:
             if not ready.done():
-                ready.set_exception(ToolServerError(f"cannot open an MCP session with {self.url}: {exc}"))
+                ours = isinstance(exc, ToolServerError)
+                ready.set_exception(
+                    exc if ours else ToolServerError(f"cannot open an MCP session with {self.url}: {exc}")
+                )
             else:
                 log.warning("the MCP session with %s ended with an error", self.url, exc_info=True)
         finally:
@@ -160,8 +179,9 @@ class ToolSession:
                     await on_output(line + "\n")
 
         log.debug("tool call %s %s", call_id, name)
+        meta = {META_KEY: self.identity(call_id, name, args)} if self.identity is not None else None
         result = await self._session.call_tool(
-            name, args, read_timeout_seconds=self.timeout_s, progress_callback=progress
+            name, args, read_timeout_seconds=self.timeout_s, progress_callback=progress, meta=meta
         )
         return _redacted(_tool_result(result), redactor)
 
