@@ -1,4 +1,4 @@
-""" "Act as the person" on a cluster connection: who a Skyflo user is to Kubernetes, and the signer of the identity
+"""Acting as the person on a cluster connection: who a Skyflo user is to Kubernetes, and the signer of the identity
 assertion each tool call carries to the tool server (the assertion's form and its checks: mcp_server/identity.py).
 
 The mapping is per connection: `impersonation_user` (placeholders `{email}`, `{id}`; default `{email}`) gives the

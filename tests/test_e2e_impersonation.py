@@ -1,9 +1,12 @@
-""" "Act as the person", end to end: the live stack (web, worker, beat) on a cluster connection that acts as the person,
+"""Acting as the person, end to end: the live stack (web, worker, beat) on a cluster connection that acts as the person,
 its tool server holding the connection's key, against the sandbox that enforces impersonation and RBAC. The
 cluster's RBAC answers for the person who asked (their team is a group), and its audit names them."""
 
+import json
+
 import pytest
 
+from mcp_server.identity import AUDIENCE, META_KEY
 from sandbox.tests.manifests import as_input, binding, role, rule
 from tests.accounts import make_team
 from tests.live import shop_make
@@ -58,6 +61,10 @@ def test_a_person_the_clusters_rbac_forbids_secrets_gets_its_forbidden_and_the_a
     assert asked
     assert {(r["user"], r["impersonated_by"], r["status"]) for r in asked} == {(person, TOOL_SERVER, 403)}
     assert all("skyflo:team:ops-crew" in r["groups"] for r in asked)
+    # The assertion travels beside the call, never through the model nor to the browser.
+    seen = json.dumps([live_llm.requests(), events.frames])
+    assert META_KEY not in seen
+    assert AUDIENCE not in seen
 
 
 def test_an_approved_scale_runs_as_the_person_who_asked(shop, live_llm):

@@ -56,6 +56,7 @@ def test_a_run_lists_pods_through_it_without_approval_and_its_kubeconfig_token_i
     assert set(calls) == {"pods_list_in_namespace", "configuration_view"}
     assert all(not f["data"]["mutating"] for f in events.of("tool.call"))
     assert "approval.requested" not in events.types()
+    assert events.of("tool.output") == []  # the server streams no live output: the results alone, no error
     assert calls["pods_list_in_namespace"]["ok"]
     assert pods
     assert all(pod in calls["pods_list_in_namespace"]["output"] for pod in pods)

@@ -1,4 +1,4 @@
-""" "Act as the person": the tool server (a real process, over streamable HTTP) runs kubectl as the person named by the
+"""Acting as the person: the tool server (a real process, over streamable HTTP) runs kubectl as the person named by the
 call's signed identity assertion, against the sandbox that enforces tokens, impersonation and RBAC. Assertions that
 are missing, forged, expired, replayed or meant for another call are refused before anything runs."""
 

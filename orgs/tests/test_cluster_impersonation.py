@@ -1,4 +1,4 @@
-""" "Act as the person" per cluster connection: admins turn it on with the tool server's key (write-only) and set the
+"""Acting as the person per cluster connection: admins turn it on with the tool server's key (write-only) and set the
 mapping from a Skyflo user and their teams to a Kubernetes user and groups; the API and the settings page show it."""
 
 import pytest
