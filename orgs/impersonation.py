@@ -105,11 +105,14 @@ class CallSigner:
         )
 
 
-def call_signer(cluster, requester, approvers: Mapping[str, object]) -> Callable[[str, str, dict], str] | None:
-    """The run's signer when the connection acts as the person, else None (sync: reads teams).
+def call_signer(
+    cluster, requester, approvers: Callable[[], Mapping[str, object]]
+) -> Callable[[str, str, dict], str] | None:
+    """The run's signer when the connection acts as the person, else None (sync: reads teams and approvals).
 
-    `approvers`: call id -> the User who approved that call (the run's approved calls)."""
+    `approvers()`: call id -> the User who approved that call (the run's approved calls); asked only when needed."""
     if not cluster.impersonate:
         return None
-    names = {call_id: kube_identity(user, cluster).user for call_id, user in approvers.items() if user is not None}
+    approved = approvers()
+    names = {call_id: kube_identity(user, cluster).user for call_id, user in approved.items() if user is not None}
     return CallSigner(cluster.impersonation_key.encode(), kube_identity(requester, cluster), names)

@@ -280,7 +280,7 @@ def _identity(run: Run, cluster):
     from orgs.impersonation import call_signer
 
     approved = Approval.objects.filter(run=run, decision=Approval.Decision.APPROVED).select_related("decided_by")
-    return call_signer(cluster, run.requested_by, {a.call_id: a.decided_by for a in approved})
+    return call_signer(cluster, run.requested_by, lambda: {a.call_id: a.decided_by for a in approved})
 
 
 _llm_clients: dict[str, object] = {}
