@@ -325,5 +325,7 @@ def _policy_inputs(run: Run) -> dict:
         "cluster_read_only": cluster.read_only,
         "allowed_namespaces": list(cluster.allowed_namespaces or ()),
         "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
-        **{"tool_allow": cluster.tool_allow, "tool_deny": cluster.tool_deny, "kind": cluster.kind},
+        "tool_allow": cluster.tool_allow,
+        "tool_deny": cluster.tool_deny,
+        "kind": cluster.kind,
     }
