@@ -10,8 +10,9 @@ Tools are listed once, on enter. `call` streams the server's progress notificati
 output line) to `on_output` and returns a `ToolResult`. Cancelling the task awaiting `call`
 cancels the MCP request, and the tool server then kills the command.
 
-Whatever server answers (ours, or another MCP server a connection points at), its output passes our redaction
-and size cap here, before it reaches the model, the ledger, the log or the browser.
+Another MCP server's output (a connection of kind "mcp") gets our redaction and size cap with `redacted` and
+`line_scrubber` (agents/tool_runs.py applies them) before it reaches the model, the ledger, the log or the browser;
+our own tool server redacts and caps its output itself.
 """
 
 from __future__ import annotations
@@ -169,25 +170,31 @@ class ToolSession:
         if self._session is None:
             raise ToolServerError("the MCP session is not open")
 
-        redactor = Redactor()  # one per call, as on the tool server: what it learns dies with the call
-        scrub = redactor.stream()
-
         async def progress(_progress: float, _total: float | None, message: str | None) -> None:
             if message and on_output is not None:
-                line = scrub(message.rstrip("\n"))
-                if line is not None:
-                    await on_output(line + "\n")
+                await on_output(message if message.endswith("\n") else message + "\n")
 
         log.debug("tool call %s %s", call_id, name)
         meta = {META_KEY: self.identity(call_id, name, args)} if self.identity is not None else None
         result = await self._session.call_tool(
             name, args, read_timeout_seconds=self.timeout_s, progress_callback=progress, meta=meta
         )
-        return _redacted(_tool_result(result), redactor)
+        return _tool_result(result)
 
 
-def _redacted(result: ToolResult, redactor: Redactor) -> ToolResult:
-    """Our redaction and size cap over any server's result (a no-op on our own server's, already done there)."""
+def line_scrubber(redactor: Redactor) -> Callable[[str], str | None]:
+    """Redaction of consecutive live output lines ("...\n" in, "...\n" out; None: the line is withheld)."""
+    scrub = redactor.stream()
+
+    def line(text: str) -> str | None:
+        kept = scrub(text.rstrip("\n"))
+        return None if kept is None else kept + "\n"
+
+    return line
+
+
+def redacted(result: ToolResult, redactor: Redactor) -> ToolResult:
+    """Our redaction and size cap over a result of a server that does neither for us (CPU: ~25 ms per 64 KiB)."""
     output, dropped = result.output, 0
     if len(output) > REDACT_MAX_CHARS:  # redaction reads all it is given: bound its work before it starts
         output, dropped = output[:REDACT_MAX_CHARS], len(output[REDACT_MAX_CHARS:].encode())

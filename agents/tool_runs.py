@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING
 
 from agents.errors import RunCancelled
+from agents.mcp_client import line_scrubber, redacted
+from mcp_server.redaction import Redactor
 
 if TYPE_CHECKING:
     from agents.context import RunContext
@@ -56,11 +59,20 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
         await ctx.ledger_start(call_id, tool, args, mutating)
     await ctx.emit("tool.call", {"call_id": call_id, "tool": tool, "args": args, "mutating": mutating})
 
+    # Another MCP server's output gets our redaction and cap here, before the browser, the ledger or the model.
+    redactor = Redactor() if ctx.policy.third_party else None
+    scrub = line_scrubber(redactor) if redactor is not None else None
+
     async def on_output(line: str) -> None:
+        if scrub is not None and (line := scrub(line)) is None:
+            return
         await ctx.emit("tool.output", {"call_id": call_id, "stream": "stdout", "chunk": line})
 
     try:
-        result = (await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)).as_dict()
+        answer = await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)
+        if redactor is not None:  # pure CPU: off the run loop, which carries every other run's stream
+            answer = await asyncio.to_thread(redacted, answer, redactor)
+        result = answer.as_dict()
     except Exception as exc:  # the tool server failed: the model and the user get a sentence, the log the detail
         log.warning("call %s (%s): the tool server failed", call_id, tool, exc_info=exc)
         output = f"The tool server did not complete this call ({type(exc).__name__}); it may not have run."
