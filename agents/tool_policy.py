@@ -2,7 +2,9 @@
 
 The LLM never decides approval. A tool is read-only only when the tool server says so with
 `readOnlyHint: true`; anything else (no annotations, hint missing, false, or not a bool) is treated
-as mutating and therefore needs approval (fail closed).
+as mutating and therefore needs approval (fail closed). The connection's allow/deny lists (set by admins)
+decide which of the server's tools exist for the run at all: a withheld tool is never offered to the model
+and a call naming it is refused.
 """
 
 from __future__ import annotations
@@ -67,8 +69,16 @@ class ToolPolicy:
         cluster_read_only: bool,
         allowed_namespaces: Sequence[str] = (),
         default_namespace: str | None = None,
+        tool_allow: Sequence[str] = (),
+        tool_deny: Sequence[str] = (),
+        kind: str = "skyflo",
     ):
-        self.tools = {spec.name: spec for spec in map(tool_spec, tools)}
+        listed = {spec.name: spec for spec in map(tool_spec, tools)}
+        allow, deny = set(tool_allow or ()), set(tool_deny or ())
+        self.tools = {name: spec for name, spec in listed.items() if name not in deny and (not allow or name in allow)}
+        self.withheld = set(listed) - set(self.tools)
+        # Another MCP server's tools: we know neither their arguments' meaning nor a diff tool of theirs.
+        self.third_party = kind == "mcp"
         self.can_request_changes = can_request_changes
         self.cluster_read_only = cluster_read_only
         self.allowed_namespaces = tuple(allowed_namespaces or ())
@@ -84,6 +94,8 @@ class ToolPolicy:
     def allowed(self, tool_name: str) -> bool:
         if tool_name not in self.tools:
             return False
+        if self.third_party and self.allowed_namespaces:
+            return False  # we cannot tell where another server's call lands, so we cannot confine it
         if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
             return False  # not offered at all on a connection confined to namespaces
         if not self.requires_approval(tool_name):
@@ -92,8 +104,15 @@ class ToolPolicy:
 
     def refusal(self, tool_name: str) -> str:
         """Why `allowed(tool_name)` is False, in words for the model and the user."""
+        if tool_name in self.withheld:
+            return f"{tool_name} is not offered on this cluster connection (an admin withheld it)."
         if tool_name not in self.tools:
             return f"Unknown tool {tool_name!r}."
+        if self.third_party and self.allowed_namespaces:
+            return (
+                "This cluster connection is limited to namespaces, which Skyflo can enforce only on its own tool "
+                "server; limit the other MCP server's own credentials instead and clear the connection's namespaces."
+            )
         if self.allowed_namespaces and tool_name in NOT_CONFINABLE:
             return f"{tool_name} may change cluster-wide objects, which this cluster connection does not allow."
         if self.cluster_read_only:
@@ -109,6 +128,11 @@ class ToolPolicy:
         except OutOfScope as exc:
             return args, str(exc)
         return scoped, None
+
+    @property
+    def previews(self) -> bool:
+        """Whether a mutating call can be previewed with k8s_diff: our tool server's, offered and read-only."""
+        return not self.third_party and self.allowed("k8s_diff") and not self.requires_approval("k8s_diff")
 
     def allowed_names(self, *, read_only: bool = False) -> list[str]:
         return [

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import TYPE_CHECKING
 
 from agents.errors import RunCancelled
+from agents.mcp_client import line_scrubber, redacted
+from mcp_server.redaction import Redactor
 
 if TYPE_CHECKING:
     from agents.context import RunContext
@@ -56,11 +59,20 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
         await ctx.ledger_start(call_id, tool, args, mutating)
     await ctx.emit("tool.call", {"call_id": call_id, "tool": tool, "args": args, "mutating": mutating})
 
+    # Another MCP server's output gets our redaction and cap here, before the browser, the ledger or the model.
+    redactor = Redactor() if ctx.policy.third_party else None
+    scrub = line_scrubber(redactor) if redactor is not None else None
+
     async def on_output(line: str) -> None:
+        if scrub is not None and (line := scrub(line)) is None:
+            return
         await ctx.emit("tool.output", {"call_id": call_id, "stream": "stdout", "chunk": line})
 
     try:
-        result = (await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)).as_dict()
+        answer = await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)
+        if redactor is not None:  # pure CPU: off the run loop, which carries every other run's stream
+            answer = await asyncio.to_thread(redacted, answer, redactor)
+        result = answer.as_dict()
     except Exception as exc:  # the tool server failed: the model and the user get a sentence, the log the detail
         log.warning("call %s (%s): the tool server failed", call_id, tool, exc_info=exc)
         output = f"The tool server did not complete this call ({type(exc).__name__}); it may not have run."
@@ -100,8 +112,10 @@ async def preview(ctx: RunContext, call: dict) -> str:
     """What the call would change: the k8s_diff output where possible, else the call itself."""
     described = f"{call['tool']} {json.dumps(call['args'], sort_keys=True)}"
     diff_args = diff_arguments(call["tool"], call["args"])
-    if diff_args is None or "k8s_diff" not in {t.name for t in ctx.tools.tools}:
-        return f"No diff preview for this tool. The call: {described}"
+    if ctx.policy.third_party:  # another server's tool: its arguments' meaning and any diff tool are not ours
+        return f"No diff preview for another MCP server's tool.{_destructive(ctx, call)} The call: {described}"
+    if diff_args is None or not ctx.policy.previews:
+        return f"No diff preview for this tool.{_destructive(ctx, call)} The call: {described}"
     diff_args, refusal = ctx.policy.check("k8s_diff", diff_args)
     if refusal is not None:
         return f"No diff preview: {refusal} The call: {described}"
@@ -114,3 +128,10 @@ async def preview(ctx: RunContext, call: dict) -> str:
     if not result.ok:
         return f"The diff preview failed:\n{result.output}\nThe call: {described}"
     return result.output or "(no changes)"
+
+
+def _destructive(ctx: RunContext, call: dict) -> str:
+    """The server's own word that a call may destroy something (destructiveHint), for the approver."""
+    spec = ctx.policy.tools.get(call["tool"])
+    hint = (spec.annotations or {}).get("destructiveHint") if spec else None
+    return " Its server marks this tool as destructive." if hint is True else ""

@@ -23,6 +23,7 @@ class ServerConfig:
     tool_timeout_s: float = 60.0
     allowed_origins: tuple[str, ...] = ()
     helm_repositories: tuple[str, ...] = ()
+    impersonation_key: bytes | None = None  # set: every call must carry a valid identity assertion (identity.py)
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -79,6 +80,17 @@ def _env_repositories(environ: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(repository.rstrip("/") for repository in repositories)
 
 
+def _env_impersonation_key(environ: Mapping[str, str]) -> bytes | None:
+    from mcp_server.identity import MIN_KEY_CHARS
+
+    key = environ.get("MCP_IMPERSONATION_KEY", "")
+    if not key:
+        return None
+    if len(key) < MIN_KEY_CHARS:
+        raise ConfigError(f"MCP_IMPERSONATION_KEY must be at least {MIN_KEY_CHARS} characters")
+    return key.encode()
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Build the configuration from `environ` (default: os.environ)."""
     environ = dict(os.environ if environ is None else environ)
@@ -95,5 +107,6 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
         tool_timeout_s=_env_float(environ, "MCP_TOOL_TIMEOUT_S", 60.0),
         allowed_origins=_env_origins(environ),
         helm_repositories=_env_repositories(environ),
+        impersonation_key=_env_impersonation_key(environ),
         env=environ,
     )

@@ -1,5 +1,7 @@
 """Server-side enforcement of the tool annotations at `tools/call`: read-only mode refuses every tool that
-is not read-only, and a namespace allow-list refuses other namespaces and cluster-scoped mutations.
+is not read-only, and a namespace allow-list refuses other namespaces and cluster-scoped mutations. With
+MCP_IMPERSONATION_KEY set, a call runs only with a valid identity assertion in its `_meta`, as that person
+(mcp_server/identity.py).
 
 It runs as SDK middleware, before argument validation and before the tool body, so a refused call runs
 nothing, whatever the client saw in `tools/list`.
@@ -14,6 +16,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp_types import CallToolResult, TextContent
 
 from mcp_server.config import ServerConfig
+from mcp_server.identity import META_KEY, AssertionRefused
 from mcp_server.safety import UnsafeArgument, refuse_flags_in_all
 from mcp_server.toolbox import Refused, Toolbox
 from mcp_server.tools import ToolSpec
@@ -45,10 +48,21 @@ class ToolPolicy:
             refusal = spec and isinstance(arguments, Mapping) and await self.refusal(spec, arguments)
         except Refused as exc:
             refusal = str(exc).removeprefix("refused: ")
+        identity = None
+        if not refusal and spec and self.toolbox.verifier is not None:
+            try:
+                identity = self.toolbox.verifier.verify(
+                    _assertion(ctx), tool=spec.name, args=arguments, mutating=not spec.read_only
+                )
+            except AssertionRefused as exc:
+                refusal = f"this server acts as the person asking, and the call's identity assertion is refused: {exc}"
         if refusal:
             text = f"refused by the tool server's policy: {refusal}. Nothing ran."
             return self._redacted(CallToolResult(content=[TextContent(type="text", text=text)], is_error=True))
-        return self._redacted(await call_next(ctx))
+        if identity is None:
+            return self._redacted(await call_next(ctx))
+        with self.toolbox.acting_as(identity):
+            return self._redacted(await call_next(ctx))
 
     def _redacted(self, result: HandlerResult) -> HandlerResult:
         """Last line of defence: SDK-made messages (argument validation errors) are scrubbed too."""
@@ -92,3 +106,11 @@ class ToolPolicy:
                 f"{kind} is cluster-scoped (or unknown to the cluster), which a namespace allow-list forbids changing"
             )
         return None
+
+
+def _assertion(ctx: ServerRequestContext[Any, Any]) -> object:
+    """The identity assertion from the request's `_meta` (set by the engine, out of the model's reach)."""
+    meta = ctx.meta if ctx.meta is not None else (ctx.params or {}).get("_meta")
+    if isinstance(meta, Mapping):
+        return meta.get(META_KEY)
+    return getattr(meta, META_KEY, None) or (getattr(meta, "model_extra", None) or {}).get(META_KEY)

@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.config import ServerConfig
+from mcp_server.identity import META_KEY
 from mcp_server.observability import ToolMetrics
 from mcp_server.policy import ToolPolicy
 from mcp_server.toolbox import Toolbox
@@ -35,8 +36,11 @@ def build_server(config: ServerConfig) -> MCPServer[Toolbox]:
     async def lifespan(_: MCPServer[Toolbox]) -> AsyncIterator[Toolbox]:
         yield toolbox
 
+    instructions = INSTRUCTIONS
+    if config.impersonation_key:  # how the engine knows this server acts as the person (agents/mcp_client.py)
+        instructions += f" Every call runs as the person named by the signed assertion in its _meta {META_KEY!r}."
     server: MCPServer[Toolbox] = MCPServer(
-        "skyflo-k8s", title="Skyflo Kubernetes tools", instructions=INSTRUCTIONS, version="0.1.0", lifespan=lifespan
+        "skyflo-k8s", title="Skyflo Kubernetes tools", instructions=instructions, version="0.1.0", lifespan=lifespan
     )
     specs = {}
     for fn in all_tools():

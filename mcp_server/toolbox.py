@@ -19,6 +19,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import BaseModel, Field
 
 from mcp_server.config import ServerConfig
+from mcp_server.identity import AssertionVerifier, Identity, impersonation_flags
 from mcp_server.redaction import Redactor
 from mcp_server.runner import CommandResult, CommandTimeout, command_line, run_command
 
@@ -28,7 +29,9 @@ DISCOVERY_TTL_S = 300.0
 MAX_LIST_DEPTH = 8
 _INCOMPLETE_DISCOVERY = "unable to retrieve the complete list of server APIs"
 _CALL_REDACTOR: ContextVar[Redactor | None] = ContextVar("call_redactor", default=None)
+_CALL_IDENTITY: ContextVar[Identity | None] = ContextVar("call_identity", default=None)
 _SERVER_ONLY_ENV = (
+    "MCP_IMPERSONATION_KEY",
     "MCP_SERVER_TOKEN",
     "MCP_ALLOWED_ORIGINS",
     "MCP_ALLOWED_NAMESPACES",
@@ -72,6 +75,8 @@ class Toolbox:
         self._workdir = tempfile.TemporaryDirectory(prefix="mcp-server-cwd-")
         self._kinds: tuple[float, set[str], set[str]] | None = None  # (when, namespaced, cluster-scoped)
         self._discovery_lock = asyncio.Lock()
+        key = config.impersonation_key
+        self.verifier = AssertionVerifier(key) if key else None
 
     @property
     def redactor(self) -> Redactor:
@@ -90,6 +95,15 @@ class Toolbox:
             yield self.redactor
         finally:
             _CALL_REDACTOR.reset(token)
+
+    @contextlib.contextmanager
+    def acting_as(self, identity: Identity) -> Iterator[None]:
+        """The tool call in progress runs its commands as `identity` (the person), not as this server."""
+        token = _CALL_IDENTITY.set(identity)
+        try:
+            yield
+        finally:
+            _CALL_IDENTITY.reset(token)
 
     def namespace(self, namespace: str | None) -> str | None:
         """The namespace a call runs in: the given one, or the first allowed one when a list is set."""
@@ -148,7 +162,8 @@ class Toolbox:
     async def _discover(self) -> tuple[set[str], set[str]]:
         argv = [self.kubectl_bin, "api-resources", "--no-headers", "-o", "wide"]
         try:
-            result = await self.execute(None, argv, stream=False)
+            # The server's own view of the API, cached for every caller: never asked as one person.
+            result = await self.execute(None, argv, stream=False, as_server=True)
         except CommandTimeout:
             result = None
         # one unavailable API group still lists the others; kinds it leaves out count as cluster-scoped
@@ -191,7 +206,12 @@ class Toolbox:
         stdin: str | None = None,
         stream: bool = True,
         shown: bool = True,
+        as_server: bool = False,
     ) -> CommandResult:
+        identity = None if as_server else _CALL_IDENTITY.get()
+        if identity is not None:
+            program = "helm" if argv[0] == self.helm_bin else "kubectl"
+            argv = [argv[0], *impersonation_flags(program, identity), *argv[1:]]
         on_line = _progress_reporter(ctx, self.redactor.stream()) if ctx is not None and stream else None
         return await run_command(
             argv,

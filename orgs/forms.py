@@ -81,12 +81,42 @@ class ClusterForm(forms.Form):
     tool_deny = forms.CharField(
         label="Denied tools", required=False, help_text="Comma-separated; never offered to the model."
     )
+    impersonate = forms.BooleanField(
+        required=False, label="Act as the person", help_text="Each call runs as the asker's Kubernetes identity."
+    )
+    impersonation_key = forms.CharField(
+        label="Tool server's key",
+        required=False,
+        widget=forms.PasswordInput,
+        help_text="The tool server's MCP_IMPERSONATION_KEY (needed to act as the person).",
+    )
+    impersonation_user = forms.CharField(
+        label="Kubernetes user",
+        max_length=200,
+        required=False,
+        initial="{email}",
+        help_text="Placeholders {email}, {id}.",
+    )
+    impersonation_group = forms.CharField(
+        label="Group per team",
+        max_length=200,
+        required=False,
+        initial="skyflo:team:{team}",
+        help_text="Placeholder {team} (the team's slug); empty for none.",
+    )
 
     def clean_allowed_namespaces(self) -> list[str]:
         return _names(self.cleaned_data["allowed_namespaces"])
 
     def clean_kind(self) -> str:
         return self.cleaned_data["kind"] or ClusterConnection.Kind.SKYFLO
+
+    def clean_impersonation_user(self) -> str:
+        return self.cleaned_data["impersonation_user"] or "{email}"
+
+    def clean_impersonation_group(self) -> str:
+        # Absent from the form (a scripted post): the default; sent empty: no team groups.
+        return self.cleaned_data["impersonation_group"] if "impersonation_group" in self.data else "skyflo:team:{team}"
 
     def clean_tool_allow(self) -> list[str]:
         return _names(self.cleaned_data["tool_allow"])
@@ -104,6 +134,19 @@ class ClusterToolListsForm(forms.Form):
 
     def clean_tool_deny(self) -> list[str]:
         return _names(self.cleaned_data["tool_deny"])
+
+
+class ClusterIdentityForm(forms.Form):
+    impersonate = forms.BooleanField(required=False)
+    impersonation_user = forms.CharField(max_length=200)
+    impersonation_group = forms.CharField(max_length=200, required=False)
+    impersonation_key = forms.CharField(required=False, max_length=512, strip=False)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not data.get("impersonation_key"):
+            data.pop("impersonation_key", None)  # empty keeps the stored key
+        return data
 
 
 class GrantForm(forms.Form):

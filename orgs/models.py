@@ -184,6 +184,11 @@ class ClusterConnection(models.Model):
     # Tool names an admin lets the model see: when tool_allow is set only those; never those in tool_deny.
     tool_allow = models.JSONField(default=list, blank=True)
     tool_deny = models.JSONField(default=list, blank=True)
+    # "Act as the person" (orgs/impersonation.py): the tool server runs each call as the asker's Kubernetes identity.
+    impersonate = models.BooleanField(default=False)
+    impersonation_key_encrypted = models.TextField(blank=True, editable=False)
+    impersonation_user = models.CharField(max_length=200, default="{email}")
+    impersonation_group = models.CharField(max_length=200, default="skyflo:team:{team}", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -212,6 +217,11 @@ class ClusterConnection(models.Model):
         both = set(self.tool_allow) & set(self.tool_deny)
         if both:
             raise ValidationError({"tool_deny": f"Both allowed and denied: {', '.join(sorted(both)[:5])}."})
+        from orgs.impersonation import impersonation_problems
+
+        problems = impersonation_problems(self)
+        if problems:
+            raise ValidationError(problems)
 
     def tool_offered(self, name: str) -> bool:
         """Whether the admin's lists let the model see the tool `name`."""
@@ -224,6 +234,15 @@ class ClusterConnection(models.Model):
     @mcp_server_token.setter
     def mcp_server_token(self, value: str) -> None:
         self.mcp_token_encrypted = secret_encrypt(value)
+
+    @property
+    def impersonation_key(self) -> str:
+        """The key this connection shares with its tool server's MCP_IMPERSONATION_KEY (signs identity assertions)."""
+        return secret_decrypt(self.impersonation_key_encrypted) if self.impersonation_key_encrypted else ""
+
+    @impersonation_key.setter
+    def impersonation_key(self, value: str) -> None:
+        self.impersonation_key_encrypted = secret_encrypt(value) if value else ""
 
 
 def _tool_names_check(field: str, names) -> None:

@@ -40,6 +40,11 @@ def approval_for(annotations) -> str:
     return APPROVAL_NONE if annotations is not None and annotations.read_only_hint is True else APPROVAL_REQUIRED
 
 
+def _unconfinable(cluster: ClusterConnection) -> bool:
+    """Skyflo cannot confine another server's calls to namespaces: such a connection offers none (tool_policy)."""
+    return cluster.kind == ClusterConnection.Kind.MCP and bool(cluster.allowed_namespaces)
+
+
 def catalog_tool(tool, cluster: ClusterConnection) -> CatalogTool:
     notes = tool.annotations
     return CatalogTool(
@@ -50,7 +55,7 @@ def catalog_tool(tool, cluster: ClusterConnection) -> CatalogTool:
         destructive_hint=notes.destructive_hint if notes else None,
         idempotent_hint=notes.idempotent_hint if notes else None,
         open_world_hint=notes.open_world_hint if notes else None,
-        offered=cluster.tool_offered(tool.name),
+        offered=cluster.tool_offered(tool.name) and not _unconfinable(cluster),
         approval=approval_for(notes),
     )
 

@@ -340,6 +340,11 @@ def _cluster_action(request, org) -> None:
         if form.is_valid():
             lists = form.cleaned_data
             _run_action(request, lambda: services.cluster_update(actor=actor, cluster=cluster, ip=ip, **lists))
+    elif action == "identity":
+        form = forms.ClusterIdentityForm(request.POST)
+        if form.is_valid():
+            identity = form.cleaned_data
+            _run_action(request, lambda: services.cluster_update(actor=actor, cluster=cluster, ip=ip, **identity))
     elif action == "revoke":
         grant_id = request.POST.get("grant")
         _run_action(request, lambda: services.cluster_grant_delete(actor=actor, cluster=cluster, grant_id=grant_id))

@@ -282,6 +282,24 @@ def test_prometheus_may_reach_only_the_tool_servers_metrics_port():
     assert {"name": "metrics", "containerPort": 9100} in container["ports"]
 
 
+def test_acting_as_the_person_adds_only_impersonation_of_users_and_groups_and_the_key():
+    key = "k" * 40
+    docs = render({"toolserver.impersonate": "true", "config.impersonationKey": key, "toolserver.namespaces": "{shop}"})
+    refused = helm("template", RELEASE, str(CHART), *set_args({"toolserver.impersonate": "true"}), check=False)
+
+    (role,) = of_kind(docs, "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["users", "groups"], "verbs": ["impersonate"]}]
+    (binding,) = of_kind(docs, "ClusterRoleBinding")
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "sky-skyflo-toolserver", "namespace": "skyflo"}]
+    toolserver = env_of(container(docs, "sky-skyflo-toolserver"))
+    assert toolserver["MCP_IMPERSONATION_KEY"]["valueFrom"]["secretKeyRef"]["key"] == "MCP_IMPERSONATION_KEY"
+    (secret,) = of_kind(docs, "Secret")
+    assert "MCP_IMPERSONATION_KEY" in secret["data"]
+    assert "MCP_IMPERSONATION_KEY" not in env_of(container(docs, "sky-skyflo-worker"))
+    assert refused.returncode != 0
+    assert "toolserver.impersonate needs config.impersonationKey" in refused.stderr
+
+
 def test_configuration_comes_from_the_generated_secret(rendered):
     (secret,) = of_kind(rendered["default"], "Secret")
 

@@ -268,9 +268,19 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         history=_history(run),
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
         llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
-        tools=ToolSession(url=cluster.mcp_server_url, token=cluster.mcp_server_token or None),
+        tools=ToolSession(
+            url=cluster.mcp_server_url, token=cluster.mcp_server_token or None, identity=_identity(run, cluster)
+        ),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )
+
+
+def _identity(run: Run, cluster):
+    """Acting as the person (orgs/impersonation.py): the signer of each call's identity assertion, or None."""
+    from orgs.impersonation import call_signer
+
+    approved = Approval.objects.filter(run=run, decision=Approval.Decision.APPROVED).select_related("decided_by")
+    return call_signer(cluster, run.requested_by, lambda: {a.call_id: a.decided_by for a in approved})
 
 
 _llm_clients: dict[str, object] = {}
@@ -315,4 +325,7 @@ def _policy_inputs(run: Run) -> dict:
         "cluster_read_only": cluster.read_only,
         "allowed_namespaces": list(cluster.allowed_namespaces or ()),
         "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
+        "tool_allow": cluster.tool_allow,
+        "tool_deny": cluster.tool_deny,
+        "kind": cluster.kind,
     }

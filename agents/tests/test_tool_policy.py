@@ -74,3 +74,26 @@ async def test_it_exposes_the_listed_tools_with_schema_and_annotations(tool_sess
 
     assert schema.annotations["readOnlyHint"] is False
     assert "replicas" in schema.input_schema["properties"]
+
+
+def test_the_connections_lists_decide_which_tools_exist_for_the_run_and_a_withheld_one_is_refused():
+    denied = ToolPolicy(SYNTHETIC, can_request_changes=True, cluster_read_only=False, tool_deny=["reader", "plain"])
+    allowed = ToolPolicy(SYNTHETIC, can_request_changes=True, cluster_read_only=False, tool_allow=["reader"])
+
+    assert names(denied.function_schemas()) == {"hint_missing", "hint_string", "hint_false"}
+    assert names(allowed.function_schemas()) == {"reader"}
+    assert "reader" not in denied.tools
+    assert denied.check("reader", {})[1] == "reader is not offered on this cluster connection (an admin withheld it)."
+    assert allowed.check("plain", {})[1] == "plain is not offered on this cluster connection (an admin withheld it)."
+    assert denied.requires_approval("reader") is True  # a withheld tool is unknown to the run: fail closed
+
+
+def test_another_servers_tools_are_refused_on_a_connection_confined_to_namespaces():
+    # Skyflo confines only its own tools' arguments; another server's call could land anywhere.
+    policy = ToolPolicy(
+        SYNTHETIC, can_request_changes=True, cluster_read_only=False, allowed_namespaces=["shop"], kind="mcp"
+    )
+
+    assert policy.function_schemas() == []
+    assert "limited to namespaces" in policy.check("reader", {"name": "x"})[1]
+    assert policy.previews is False

@@ -33,11 +33,18 @@ class ClusterOutput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ClusterConnection.Kind.choices)
     tool_allow = serializers.ListField(child=serializers.CharField())
     tool_deny = serializers.ListField(child=serializers.CharField())
+    impersonate = serializers.BooleanField(help_text="Act as the person: each call runs as the asker's identity.")
+    impersonation_user = serializers.CharField(help_text="The Kubernetes user name; placeholders {email}, {id}.")
+    impersonation_group = serializers.CharField(help_text="One group per team of the person; placeholder {team}.")
+    has_impersonation_key = serializers.SerializerMethodField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
     def get_has_token(self, cluster) -> bool:
         return bool(cluster.mcp_token_encrypted)
+
+    def get_has_impersonation_key(self, cluster) -> bool:
+        return bool(cluster.impersonation_key_encrypted)
 
 
 class ClusterInput(serializers.Serializer):
@@ -50,6 +57,12 @@ class ClusterInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ClusterConnection.Kind.choices, required=False)
     tool_allow = serializers.ListField(child=serializers.CharField(max_length=128), required=False, max_length=200)
     tool_deny = serializers.ListField(child=serializers.CharField(max_length=128), required=False, max_length=200)
+    impersonate = serializers.BooleanField(required=False)
+    impersonation_key = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, trim_whitespace=False, max_length=512
+    )
+    impersonation_user = serializers.CharField(max_length=200, required=False)
+    impersonation_group = serializers.CharField(max_length=200, required=False, allow_blank=True)
 
 
 class ClusterListView(OrgView):

@@ -31,7 +31,11 @@ CLUSTER_FIELDS = (
     "kind",
     "tool_allow",
     "tool_deny",
+    "impersonate",
+    "impersonation_user",
+    "impersonation_group",
 )
+SECRET_FIELDS = ("mcp_server_token", "impersonation_key")  # write-only; the audit names them, never their values
 
 
 @transaction.atomic
@@ -49,6 +53,10 @@ def cluster_create(
     kind: str = ClusterConnection.Kind.SKYFLO,
     tool_allow: list[str] | tuple[str, ...] = (),
     tool_deny: list[str] | tuple[str, ...] = (),
+    impersonate: bool = False,
+    impersonation_key: str = "",
+    impersonation_user: str = "{email}",
+    impersonation_group: str = "skyflo:team:{team}",
     ip: str | None = None,
 ) -> ClusterConnection:
     """Connect a cluster (admin+). The embedded launcher calls this with actor=None for the first org's cluster."""
@@ -64,8 +72,12 @@ def cluster_create(
         kind=kind,
         tool_allow=list(tool_allow),
         tool_deny=list(tool_deny),
+        impersonate=impersonate,
+        impersonation_user=impersonation_user,
+        impersonation_group=impersonation_group,
     )
     cluster.mcp_server_token = mcp_server_token
+    cluster.impersonation_key = impersonation_key
     cluster.full_clean()
     tool_server_url_check(cluster.mcp_server_url)
     cluster.save()
@@ -75,15 +87,18 @@ def cluster_create(
 
 @transaction.atomic
 def cluster_update(*, actor: User | None, cluster: ClusterConnection, ip: str | None = None, **changes):
-    """Change any of CLUSTER_FIELDS and/or `mcp_server_token` (the audit names changed fields, never values of it)."""
+    """Change any of CLUSTER_FIELDS and/or SECRET_FIELDS (the audit names changed fields, never values of secrets)."""
     _require(actor, cluster.org, Role.ADMIN)
-    unknown = set(changes) - {*CLUSTER_FIELDS, "mcp_server_token"}
+    unknown = set(changes) - {*CLUSTER_FIELDS, *SECRET_FIELDS}
     if unknown:
         raise TypeError(f"cluster_update: unknown fields {sorted(unknown)}")
     url_changed = "mcp_server_url" in changes and changes["mcp_server_url"] != cluster.mcp_server_url
     if url_changed and "mcp_server_token" not in changes:
         # The stored token must not follow the connection to another host.
         raise ValidationError({"mcp_server_token": "Give the tool server's token again when you change its URL."})
+    if url_changed and cluster.impersonation_key and "impersonation_key" not in changes:
+        # Nor the key that signs identities: another host must not be able to forge them for the old one.
+        raise ValidationError({"impersonation_key": "Give the tool server's key again when you change its URL."})
     for field, value in changes.items():
         setattr(cluster, field, value)
     cluster.full_clean()

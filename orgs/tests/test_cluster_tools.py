@@ -93,6 +93,16 @@ def test_it_lists_the_servers_tools_with_their_annotations_approval_and_whether_
     assert [name for name, t in tools.items() if not t["offered"]] == ["configuration_view", "pods_delete"]
 
 
+def test_another_server_offers_nothing_on_a_connection_limited_to_namespaces(trio, third_party):
+    third_party.allowed_namespaces = ["shop"]
+    third_party.save()
+
+    response = as_role(trio, "admin").get(f"{_base(trio)}{third_party.pk}/tools/")
+
+    assert response.status_code == 200
+    assert [t["name"] for t in response.json()["results"] if t["offered"]] == []
+
+
 def test_an_unreachable_server_is_one_sentence(trio, settings):
     settings.MCP_ALLOWED_NETWORKS = LOOPBACK
     cluster = make_cluster(trio.org, "down", url="http://127.0.0.1:9/mcp", kind="mcp")
