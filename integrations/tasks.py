@@ -1,0 +1,82 @@
+"""Celery tasks that talk to Slack and to the webhook, off the run's path: the run has already parked at its
+approval when these start, and whatever they meet (Slack down, a bad token, a webhook refusing) is logged and
+tried again a bounded number of times, never raised into a run.
+
+Tasks take ids and call a service. Embedded mode (no broker) runs them on a thread of the web process.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery import shared_task
+from django.conf import settings
+
+from integrations import services
+
+logger = logging.getLogger(__name__)
+
+
+def task_dispatch(task, *args) -> None:
+    """Start `task` after the caller's commit; a broker failure is logged, not raised to the caller."""
+    if settings.RUNS_IN_PROCESS:
+        threading.Thread(target=task.apply, kwargs={"args": args}, name=task.name, daemon=True).start()
+        return
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.exception("could not queue %s%s; the approval stays decidable in Skyflo", task.name, args)
+
+
+def _attempt(task, what: str, call) -> None:
+    try:
+        call()
+    except Exception as exc:  # Slack or the receiver: anything they do must stay theirs
+        tries = task.request.retries + 1
+        if tries <= settings.INTEGRATIONS_RETRIES:
+            logger.warning("%s failed (try %d, again shortly): %s", what, tries, _reason(exc))
+            raise task.retry(countdown=min(2**tries, 60), exc=exc) from None
+        logger.error(
+            "%s failed %d times; giving up (the approval is still decided in Skyflo): %s", what, tries, _reason(exc)
+        )
+
+
+def _reason(exc: Exception) -> str:
+    response = getattr(exc, "response", None)
+    error = response.get("error") if hasattr(response, "get") else None
+    return f"{type(exc).__name__}: {error}" if error else f"{type(exc).__name__}: {str(exc)[:200]}"
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def slack_approval_post(self, approval_id: str) -> None:
+    _attempt(
+        self, f"Slack: posting approval {approval_id}", lambda: services.slack_approval_post(approval_id=approval_id)
+    )
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def slack_approval_refresh(self, approval_id: str) -> None:
+    _attempt(
+        self,
+        f"Slack: updating approval {approval_id}",
+        lambda: services.slack_approval_refresh(approval_id=approval_id),
+    )
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def slack_ephemeral_send(self, org_id: str, channel: str, user: str, text: str) -> None:
+    _attempt(
+        self,
+        f"Slack: answering {user} in {channel}",
+        lambda: services.slack_ephemeral_send(org_id=org_id, channel=channel, user=user, text=text),
+    )
+
+
+@shared_task(bind=True, ignore_result=True, max_retries=None)
+def webhook_approval_deliver(self, approval_id: str) -> None:
+    _attempt(
+        self,
+        f"webhook: delivering approval {approval_id}",
+        lambda: services.webhook_approval_deliver(approval_id=approval_id),
+    )
