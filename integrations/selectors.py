@@ -35,7 +35,8 @@ def approval_with_context(approval_id) -> Approval | None:
 def person_name(user: User | None) -> str:
     if user is None:
         return ""
-    return f"{user.full_name} ({user.email})" if user.full_name else user.email
+    named = user.full_name and user.full_name != user.email
+    return f"{user.full_name} ({user.email})" if named else user.email
 
 
 def approval_decision_source(approval: Approval) -> str | None:
