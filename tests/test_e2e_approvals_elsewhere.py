@@ -16,7 +16,6 @@ import pytest
 from integrations.models import SlackConnection, SlackMessage
 from integrations.slack import APPROVE
 from tests.browser.flows import scale_script
-from tests.live import shop_make
 from tests.scripted_llm import call, plan, say, verdict
 
 pytestmark = pytest.mark.e2e
@@ -29,16 +28,6 @@ def eventually(check, what: str, timeout: float = 60):
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.1)
     return result
-
-
-@pytest.fixture(scope="module")
-def stack(live_stack_factory, live_llm, slack_server):
-    return live_stack_factory(live_llm.base_url, SKYFLO_SLACK_API_URL=slack_server.url)
-
-
-@pytest.fixture
-def shop(live_db, stack, toolserver, sandbox_cluster):
-    return shop_make(stack, toolserver, sandbox_cluster)
 
 
 def test_an_approval_decided_in_slack_continues_the_run_and_updates_the_message(shop, live_llm, slack_server):
