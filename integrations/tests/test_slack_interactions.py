@@ -1,6 +1,7 @@
 """Buttons pressed in Slack: signed, fresh and never-seen requests decide, as the Skyflo member with the Slack
 user's confirmed email, by the same rules as the browser. Everything else changes nothing."""
 
+import json
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from django.utils import timezone
 from chats.models import RunEvent
 from integrations.slack import APPROVE, DENY
 from orgs.models import AuditEvent, Role
-from tests.accounts import make_member, make_org
+from tests.accounts import bearer_client, make_member, make_org
 from workflows.models import Approval
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,19 @@ def test_it_approves_as_the_member_with_the_slack_users_email(client, room, conn
     assert (answer["user"], answer["channel"]) == (operator, "C0APPROVALS")
     assert answer["text"] == "You approved k8s_scale on staging; the run continues."
     assert slack.of("users.info") == [{"user": operator}]
+
+
+def test_the_audit_shows_where_it_was_decided(client, room, connected, slack, waiting, eager_tasks):
+    operator = slack.add_user(room.trio.operator.email)
+    press(client, connected, slack.interaction(user_id=operator, action_id=APPROVE, approval_id=str(waiting.id)))
+    admin = bearer_client(room.trio.admin)
+    listed = admin.get(f"/api/v1/orgs/{room.trio.org.slug}/audit/").json()["results"]
+    [decided] = [e for e in listed if e["action"] == "approval.approved"]
+    assert (decided["actor_email"], decided["data"]["source"]) == (room.trio.operator.email, "slack")
+    export = admin.get(f"/api/v1/orgs/{room.trio.org.slug}/audit/export/?output=jsonl")
+    rows = [json.loads(line) for line in b"".join(export.streaming_content).decode().splitlines()]
+    [row] = [r for r in rows if r["action"] == "approval.approved"]
+    assert (row["decided_by"], row["source"]) == (room.trio.operator.email, "slack")
 
 
 def test_it_denies(client, room, connected, slack, waiting, eager_tasks):
