@@ -1,5 +1,6 @@
 """`Authorization: Approval <token>`: the webhook's way back in, good for one approval's decide endpoint only."""
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from integrations.tokens import ApprovalTokenAuth, TokenRefused, approval_token_user
@@ -27,3 +28,18 @@ class ApprovalTokenAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Approval realm="api"'
+
+
+class ApprovalTokenScheme(OpenApiAuthenticationExtension):
+    """The OpenAPI security scheme of approval tokens (accepted by POST /approvals/{id}/decide/ only)."""
+
+    target_class = "integrations.authentication.ApprovalTokenAuthentication"
+    name = "approvalToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Approval <token>` from a webhook delivery: decides that one approval only.",
+        }
