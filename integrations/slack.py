@@ -85,7 +85,7 @@ def outcome_sentence(view: ApprovalView) -> str:
     if view.decision == "pending":
         return "waiting for approval."
     if view.decision == "expired":
-        return f"expired. {view.reason}".strip()
+        return f"Not decided: {view.reason}" if view.reason else "Not decided: it expired."
     verb = "Approved" if view.decision == "approved" else "Denied"
     where = SOURCE_WORDS.get(view.source or "", "")
     sentence = " ".join(part for part in (verb, f"by {view.decided_by}" if view.decided_by else "", where) if part)

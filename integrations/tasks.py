@@ -12,6 +12,7 @@ import threading
 
 from celery import shared_task
 from django.conf import settings
+from django.db import connections
 
 from integrations import services
 
@@ -21,12 +22,19 @@ logger = logging.getLogger(__name__)
 def task_dispatch(task, *args) -> None:
     """Start `task` after the caller's commit; a broker failure is logged, not raised to the caller."""
     if settings.RUNS_IN_PROCESS:
-        threading.Thread(target=task.apply, kwargs={"args": args}, name=task.name, daemon=True).start()
+        threading.Thread(target=_apply, args=(task, args), name=task.name, daemon=True).start()
         return
     try:
         task.delay(*args)
     except Exception:
         logger.exception("could not queue %s%s; the approval stays decidable in Skyflo", task.name, args)
+
+
+def _apply(task, args) -> None:
+    try:
+        task.apply(args=args)
+    finally:
+        connections.close_all()  # this thread's own connections
 
 
 def _attempt(task, what: str, call) -> None:

@@ -144,6 +144,21 @@ def test_wrong_people_change_nothing(client, room, connected, slack, waiting, wh
     assert reply["text"].startswith(answer.format(org=room.trio.org.name, n=n, email=email))
 
 
+def test_an_operator_who_cannot_see_the_conversation_decides_nothing(client, room, connected, slack, eager_tasks):
+    from guardian.shortcuts import assign_perm
+
+    # May operate the cluster, but the conversation was never shared with them: as in the browser (404), no.
+    stranger = make_member(room.trio.org, Role.OPERATOR, email=f"op-{time.monotonic_ns()}@example.com")
+    assign_perm("orgs.operate_cluster", stranger, room.cluster)
+    waiting = room.waiting(by=room.trio.viewer)
+    press(client, connected, slack.interaction(user_id=slack.add_user(stranger.email), action_id=APPROVE,
+                                               approval_id=str(waiting.id)))  # fmt: skip
+    assert unchanged(waiting)
+    assert slack.ephemerals()[0]["text"] == (
+        "You cannot see this conversation in Skyflo, so you cannot decide its approval."
+    )
+
+
 def test_four_eyes_refuses_the_requester_in_slack_too(client, room, connected, slack, eager_tasks):
     room.trio.org.four_eyes = True
     room.trio.org.save()

@@ -110,7 +110,7 @@ def test_an_expired_approval_updates_the_message(
     assert len([c for c in callbacks if "task_dispatch" in c.__code__.co_names]) == 1
     tasks.slack_approval_refresh.delay(str(approval.id))
     [update] = slack.updates()
-    assert "expired. Nobody decided before the approval expired." in texts(update["blocks"])
+    assert ":hourglass: Not decided: Nobody decided before the approval expired." in texts(update["blocks"])
 
 
 def test_slack_down_is_logged_and_the_approval_still_waits(
@@ -149,3 +149,18 @@ def test_nothing_is_queued_for_an_org_without_slack(room, slack, django_capture_
         room.waiting(by=room.trio.viewer)
     assert callbacks == []
     assert slack.calls == []
+
+
+def test_a_cancelled_run_updates_its_waiting_message(
+    room, connected, slack, eager_tasks, django_capture_on_commit_callbacks
+):
+    approval = request_approval(room, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = bearer_client(room.trio.operator).post(f"/api/v1/runs/{approval.run_id}/cancel/")
+    assert response.status_code == 202
+    for callback in callbacks:  # the Slack update among the run's events
+        if "task_dispatch" in callback.__code__.co_names:
+            callback()
+    [update] = slack.updates()
+    assert "Not decided: the run was cancelled" in texts(update["blocks"])
+    assert SlackMessage.objects.get(approval=approval).shown == "expired"

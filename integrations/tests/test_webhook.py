@@ -155,3 +155,15 @@ def test_a_failing_receiver_is_logged_and_retried_a_bounded_number_of_times(
     assert f"webhook: delivering approval {approval.id} failed 2 times; giving up" in caplog.text
     approval.refresh_from_db()
     assert approval.decision == "pending"
+
+
+def test_the_webhook_decides_only_what_its_admin_could_decide_in_the_browser(
+    room, receiver, eager_tasks, django_capture_on_commit_callbacks
+):
+    # The owner saved the webhook but the conversation was never shared with them: 404, as in the browser.
+    services.webhook_connection_set(actor=room.trio.owner, org=room.trio.org, url=receiver.url, secret=SECRET)
+    approval = requested(room, django_capture_on_commit_callbacks)
+    response = decide(approval, token_of(receiver, approval))
+    assert response.status_code == 404
+    approval.refresh_from_db()
+    assert approval.decision == "pending"
