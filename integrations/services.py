@@ -5,6 +5,7 @@ service, so Slack and the webhook obey the same rules (operate permission, four 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -214,49 +215,65 @@ class SlackReply:
     text: str
 
 
+@dataclass(frozen=True)
+class ButtonPress:
+    """What a block_actions payload says: which of our buttons, for which approval, pressed by whom, where."""
+
+    approval_id: uuid.UUID | None
+    decision: str
+    slack_user: str
+    channel: str
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> ButtonPress | None:
+        action = next((a for a in payload.get("actions") or [] if a.get("action_id") in (APPROVE, DENY)), None)
+        slack_user = (payload.get("user") or {}).get("id")
+        channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
+        if payload.get("type") != "block_actions" or action is None or not slack_user or not channel:
+            return None
+        try:
+            approval_id = uuid.UUID(str(action.get("value")))
+        except ValueError:
+            approval_id = None
+        decision = "approve" if action["action_id"] == APPROVE else "deny"
+        return cls(approval_id=approval_id, decision=decision, slack_user=slack_user, channel=channel)
+
+
 def slack_action_decide(*, connection: SlackConnection, payload: dict) -> SlackReply | None:
     """Decide the approval a block_actions payload's button names, as the Skyflo user with the Slack user's
     verified email; the reply says what happened. None for a payload that is not one of our buttons."""
-    action = next((a for a in payload.get("actions") or [] if a.get("action_id") in (APPROVE, DENY)), None)
-    slack_user = (payload.get("user") or {}).get("id")
-    channel = (payload.get("channel") or {}).get("id") or (payload.get("container") or {}).get("channel_id")
-    if payload.get("type") != "block_actions" or action is None or not slack_user or not channel:
+    press = ButtonPress.from_payload(payload)
+    if press is None:
         return None
-    reply = lambda text: SlackReply(channel=channel, user=slack_user, text=text)  # noqa: E731
-    approval = Approval.objects.filter(pk=_uuid_or_none(action.get("value")), run__conversation__org=connection.org)
-    approval = approval.select_related("run__conversation__cluster").first()
+    approval = Approval.objects.filter(pk=press.approval_id, run__conversation__org=connection.org).first()
     if approval is None:
-        return reply("This approval is not one of your organisation's; nothing was decided.")
+        text = "This approval is not one of your organisation's; nothing was decided."
+    else:
+        text = _decided_sentence(connection, approval, press)
+    return SlackReply(channel=press.channel, user=press.slack_user, text=text)
+
+
+def _decided_sentence(connection: SlackConnection, approval: Approval, press: ButtonPress) -> str:
     try:
-        user, refusal = _skyflo_user(connection, slack_user)
+        user, refusal = _skyflo_user(connection, press.slack_user)
     except (SlackClientError, OSError) as exc:
         logger.warning("Slack: users.info failed for a button press (%s); nothing was decided", type(exc).__name__)
-        return reply("Skyflo could not ask Slack who you are; nothing was decided. Try again in a moment.")
+        return "Skyflo could not ask Slack who you are; nothing was decided. Try again in a moment."
     if user is None:
-        return reply(refusal)
-    decision = "approve" if action["action_id"] == APPROVE else "deny"
+        return refusal
     try:
-        approval = approval_get_for_view(user=user, approval_id=approval.pk)
-        approval_decide(user=user, approval=approval, decision=decision, source="slack")
+        approval = approval_get_for_view(user=user, approval_id=approval.pk)  # 404 as in the browser
+        approval_decide(user=user, approval=approval, decision=press.decision, source="slack")
     except Http404:
-        return reply("You cannot see this conversation in Skyflo, so you cannot decide its approval.")
+        return "You cannot see this conversation in Skyflo, so you cannot decide its approval."
     except PermissionDenied as exc:
-        return reply(f"{exc} Nothing was decided.")
+        return f"{exc} Nothing was decided."
     except Conflict as exc:
-        return reply(str(exc.detail))
+        return str(exc.detail)
     where = approval.run.conversation.cluster.name if approval.run.conversation.cluster else "the cluster"
-    if decision == "approve":
-        return reply(f"You approved {approval.tool} on {where}; the run continues.")
-    return reply(f"You denied {approval.tool} on {where}; the run will not make this change.")
-
-
-def _uuid_or_none(value):
-    import uuid
-
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
+    if press.decision == "approve":
+        return f"You approved {approval.tool} on {where}; the run continues."
+    return f"You denied {approval.tool} on {where}; the run will not make this change."
 
 
 def _skyflo_user(connection: SlackConnection, slack_user: str) -> tuple[User | None, str]:

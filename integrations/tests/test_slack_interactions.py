@@ -218,3 +218,27 @@ def test_slack_down_decides_nothing_and_says_so_in_the_log(
     assert press(client, connected, request).status_code == 200
     assert unchanged(waiting)
     assert "users.info failed for a button press" in caplog.text
+
+
+def test_signed_but_odd_requests_decide_nothing(client, room, connected, slack, waiting, eager_tasks):
+    operator = slack.add_user(room.trio.operator.email)
+    body, headers = slack.interaction(user_id=operator, action_id=APPROVE, approval_id="not-an-id")
+    assert press(client, connected, (body, headers)).status_code == 200
+    assert slack.ephemerals()[0]["text"] == "This approval is not one of your organisation's; nothing was decided."
+    body, headers = slack.interaction(user_id=operator, action_id="someone_elses_button", approval_id=str(waiting.id))
+    assert press(client, connected, (body, headers)).status_code == 200
+    assert len(slack.ephemerals()) == 1  # not our button: no answer
+    assert unchanged(waiting)
+
+
+def test_a_signed_request_without_a_payload_is_bad_input(client, room, connected, slack, eager_tasks):
+    import hashlib
+    import hmac
+
+    stamp, body = str(int(time.time())), b"command=%2Fdeploy"
+    signature = hmac.new(slack.signing_secret.encode(), f"v0:{stamp}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": stamp,
+               "X-Slack-Signature": f"v0={signature}"}  # fmt: skip
+    response = press(client, connected, (body, headers))
+    assert response.status_code == 400
+    assert response.json()["detail"] == "Expected a form with a JSON `payload`."
