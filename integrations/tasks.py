@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import threading
 
+import httpx
 from celery import shared_task
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connections
 
 from integrations import services
@@ -44,16 +46,22 @@ def _attempt(task, what: str, call) -> None:
         tries = task.request.retries + 1
         if tries <= settings.INTEGRATIONS_RETRIES:
             logger.warning("%s failed (try %d, again shortly): %s", what, tries, _reason(exc))
-            raise task.retry(countdown=min(2**tries, 60), exc=exc) from None
+            # No exc=: Celery would log its repr, and an HTTP error's names the (maybe secret-bearing) URL.
+            raise task.retry(countdown=min(2**tries, 60)) from None
         logger.error(
-            "%s failed %d times; giving up (the approval is still decided in Skyflo): %s", what, tries, _reason(exc)
+            "%s failed %d times; giving up (the approval can still be decided in Skyflo): %s", what, tries, _reason(exc)
         )
 
 
 def _reason(exc: Exception) -> str:
+    """Why, in a few words, never the URL (a webhook's may hold its own secret) nor a token."""
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"the receiver answered {exc.response.status_code}"
+    if isinstance(exc, httpx.HTTPError | ValidationError):
+        return type(exc).__name__ + (f": {' '.join(exc.messages)}" if isinstance(exc, ValidationError) else "")
     response = getattr(exc, "response", None)
-    error = response.get("error") if hasattr(response, "get") else None
-    return f"{type(exc).__name__}: {error}" if error else f"{type(exc).__name__}: {str(exc)[:200]}"
+    error = response.get("error") if hasattr(response, "get") else None  # a Slack error code: channel_not_found
+    return f"{type(exc).__name__}: {error}" if error else type(exc).__name__
 
 
 @shared_task(bind=True, ignore_result=True, max_retries=None)

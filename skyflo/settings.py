@@ -350,6 +350,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("SKYFLO_LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
+        "slack_sdk": {"level": "WARNING"},  # its DEBUG lines hold request headers (the bot token)
         "daphne": {"level": "WARNING"},
         # "<name> ready." is how an operator (and tests/live.py) sees a worker come up, whatever the level.
         "celery.apps.worker": {"level": "INFO"},
