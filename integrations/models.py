@@ -66,11 +66,12 @@ class SlackClusterChannel(models.Model):
 
 
 class SlackMessage(models.Model):
-    """The Slack message of an approval request (channel + ts, what chat.update needs) and the state it shows."""
+    """The Slack message of an approval request (channel + ts, what chat.update needs) and the state it shows.
+    Created (ts empty) just before the post, as the claim that keeps a redelivered task from posting twice."""
 
     approval = models.OneToOneField("workflows.Approval", on_delete=models.CASCADE, primary_key=True, related_name="+")
     channel = models.CharField(max_length=81)
-    ts = models.CharField(max_length=40)
+    ts = models.CharField(max_length=40, blank=True)
     shown = models.CharField(max_length=10, default="pending")  # the approval's decision the message shows
     posted_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(null=True, blank=True)

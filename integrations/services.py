@@ -146,20 +146,29 @@ def slack_approval_post(*, approval_id) -> None:
     meanwhile (a decision made while the post was in flight found no message to update)."""
     approval = approval_with_context(approval_id)
     connection = approval and SlackConnection.objects.filter(org_id=approval.run.conversation.org_id).first()
-    if connection is None or SlackMessage.objects.filter(approval=approval).exists():
+    if connection is None:
+        return
+    channel = connection.channel_for(approval.run.conversation.cluster_id)
+    try:  # the row is the claim: a second delivery of this task finds it and posts nothing
+        with transaction.atomic():
+            claim = SlackMessage.objects.create(approval=approval, channel=channel, ts="")
+    except IntegrityError:
         return
     view = approval_view(approval)
     text, blocks = approval_message(view, redact=_redactor(connection))
-    channel = connection.channel_for(approval.run.conversation.cluster_id)
-    response = slack_client(connection).chat_postMessage(channel=channel, text=text, blocks=blocks)
-    SlackMessage.objects.create(approval=approval, channel=response["channel"], ts=response["ts"], shown=view.decision)
+    try:
+        response = slack_client(connection).chat_postMessage(channel=channel, text=text, blocks=blocks)
+    except Exception:
+        claim.delete()  # not posted: the retry claims again
+        raise
+    SlackMessage.objects.filter(pk=claim.pk).update(channel=response["channel"], ts=response["ts"], shown=view.decision)
     slack_approval_refresh(approval_id=approval_id)
 
 
 def slack_approval_refresh(*, approval_id) -> None:
     """chat.update the approval's message when what it shows is no longer the approval's state."""
     approval = approval_with_context(approval_id)
-    message = approval and SlackMessage.objects.filter(approval=approval).first()
+    message = approval and SlackMessage.objects.exclude(ts="").filter(approval=approval).first()
     connection = message and SlackConnection.objects.filter(org_id=approval.run.conversation.org_id).first()
     if connection is None or message.shown == approval.decision:
         return

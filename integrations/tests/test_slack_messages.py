@@ -164,3 +164,22 @@ def test_a_cancelled_run_updates_its_waiting_message(
     [update] = slack.updates()
     assert "Not decided: the run was cancelled" in texts(update["blocks"])
     assert SlackMessage.objects.get(approval=approval).shown == "expired"
+
+
+def test_a_redelivered_post_posts_once(room, connected, slack, eager_tasks, django_capture_on_commit_callbacks):
+    approval = request_approval(room, django_capture_on_commit_callbacks)
+    tasks.slack_approval_post.delay(str(approval.id))  # Celery delivers at least once
+    assert len(slack.posted()) == 1
+
+
+def test_a_failed_post_is_posted_by_its_retry(
+    room, connected, slack, eager_tasks, django_capture_on_commit_callbacks, settings
+):
+    settings.INTEGRATIONS_RETRIES = 0
+    slack.down = True
+    approval = request_approval(room, django_capture_on_commit_callbacks)
+    assert not SlackMessage.objects.filter(approval=approval).exists()
+    slack.down = False
+    tasks.slack_approval_post.delay(str(approval.id))  # as a later try would
+    assert len(slack.posted()) == 1
+    assert SlackMessage.objects.get(approval=approval).ts
