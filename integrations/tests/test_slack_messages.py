@@ -2,6 +2,7 @@
 approval: decided in the browser, through REST, in Slack, or expired. Slack being down never reaches the run."""
 
 import logging
+import time
 
 import pytest
 from django.utils import timezone
@@ -183,3 +184,14 @@ def test_a_failed_post_is_posted_by_its_retry(
     tasks.slack_approval_post.delay(str(approval.id))  # as a later try would
     assert len(slack.posted()) == 1
     assert SlackMessage.objects.get(approval=approval).ts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_embedded_mode_posts_from_a_thread_of_the_process(room, connected, slack, settings):
+    settings.RUNS_IN_PROCESS = True  # no broker: the web process runs the task itself, off the request
+    approval = room.waiting(by=room.trio.viewer)
+    deadline = time.monotonic() + 30
+    while not SlackMessage.objects.exclude(ts="").filter(approval=approval).exists():
+        assert time.monotonic() < deadline, "never posted"
+        time.sleep(0.05)
+    assert [p["channel"] for p in slack.posted()] == ["C0APPROVALS"]
