@@ -59,3 +59,33 @@ def _wait(check, timeout: float = 30):
         assert time.monotonic() < deadline, "the Slack message was never posted"
         time.sleep(0.1)
     return result
+
+
+def test_an_admin_connects_slack_and_a_webhook_in_settings(shop, pages):
+    page = pages.login(shop.owner)
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Integrations").click()
+    slack = page.get_by_role("region", name="Slack")
+    slack.get_by_label("Channel", exact=True).fill("C0APPROVALS")
+    slack.get_by_label("Bot token").fill("xoxb-browser-test-token-1234")
+    slack.get_by_label("Signing secret").fill("browser-test-signing-secret")
+    slack.get_by_label("Channel for staging").fill("C0STAGING")
+    slack.get_by_role("button", name="Save Slack connection").click()
+    expect(page.get_by_text("Slack connection saved.")).to_be_visible()
+    connection = SlackConnection.objects.get(org=shop.org)
+    expect(page.locator("#slack-interactivity-url")).to_have_text(
+        f"{shop.stack.url}/api/v1/integrations/slack/{connection.id}/interactions/"
+    )
+    expect(slack).to_contain_text("C0STAGING")
+    expect(slack.get_by_label("Bot token")).to_have_value("")  # never sent back
+
+    webhook = page.get_by_role("region", name="Webhook")
+    webhook.get_by_label("URL").fill("http://127.0.0.1:9/skyflo")
+    webhook.get_by_label("Secret").fill("webhook-secret-0123456789")
+    webhook.get_by_role("button", name="Save webhook").click()
+    expect(page.get_by_text("Webhook saved.")).to_be_visible()
+    expect(page.get_by_role("region", name="Webhook")).to_contain_text(f"recorded as made by {shop.owner.email}")
+    screenshot(page, "settings-integrations")
+    for secret in ("xoxb-browser-test-token-1234", "browser-test-signing-secret", "webhook-secret-0123456789"):
+        assert secret not in page.content()
+    assert connection.channel_for(shop.cluster.id) == "C0STAGING"
