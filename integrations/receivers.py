@@ -1,7 +1,8 @@
 """The hooks into the runtime: nothing in workflows/ calls integrations/. An approval row created (the run
 parked at a mutating call), an approval row decided or expired, a run finished (a cancel expires its approvals in
-bulk): each queues the Slack post or update and the webhook delivery after the commit, for organisations that
-connected Slack or a webhook. Only `post_save` of Approval and Run is relied on."""
+bulk): each queues the Slack post or update and the webhook delivery (the request, then its outcome) after the
+commit, for organisations that connected Slack or a webhook. A cancel's bulk expiry reaches Slack only.
+Only `post_save` of Approval and Run is relied on."""
 
 from django.db import transaction
 from django.db.models.signals import post_save
@@ -31,8 +32,12 @@ def _approval_saved(sender, instance: Approval, created: bool, update_fields=Non
             _after_commit(tasks.webhook_approval_deliver, str(instance.pk))
         return
     decided = (update_fields is None or "decision" in update_fields) and instance.decision != Approval.Decision.PENDING
-    if decided and SlackMessage.objects.filter(approval_id=instance.pk).exists():
+    if not decided:
+        return
+    if SlackMessage.objects.filter(approval_id=instance.pk).exists():
         _after_commit(tasks.slack_approval_refresh, str(instance.pk))
+    if WebhookConnection.objects.filter(org_id=_org_id(instance)).exists():
+        _after_commit(tasks.webhook_approval_deliver, str(instance.pk))
 
 
 @receiver(post_save, sender=Run, dispatch_uid="integrations.run_saved")

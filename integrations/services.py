@@ -19,7 +19,7 @@ from integrations.models import SlackClusterChannel, SlackConnection, SlackMessa
 from integrations.selectors import approval_view, approval_with_context
 from integrations.slack import APPROVE, DENY, approval_message, slack_client
 from integrations.tokens import approval_token_issue
-from integrations.webhook import approval_payload, webhook_deliver, webhook_url_check
+from integrations.webhook import approval_payload, outcome_payload, webhook_deliver, webhook_url_check
 from orgs.models import ClusterConnection, Organization, Role, User
 from orgs.selectors import membership_require
 from orgs.services.audit import audit_record
@@ -190,15 +190,18 @@ def slack_ephemeral_send(*, org_id, channel: str, user: str, text: str) -> None:
 
 
 def webhook_approval_deliver(*, approval_id) -> None:
-    """POST the approval request, with its token, to the org's webhook (raises on failure)."""
+    """POST the approval request with its token, or, once decided, its outcome, to the org's webhook (raises on
+    failure)."""
     approval = approval_with_context(approval_id)
     connection = approval and WebhookConnection.objects.filter(org_id=approval.run.conversation.org_id).first()
-    if connection is None or approval.decision != Approval.Decision.PENDING:
+    if connection is None:
         return
-    token = approval_token_issue(connection=connection, approval=approval)
-    webhook_deliver(
-        url=connection.url, secret=connection.secret, payload=approval_payload(approval_view(approval), token=token)
-    )
+    view = approval_view(approval)
+    if approval.decision == Approval.Decision.PENDING:
+        payload = approval_payload(view, token=approval_token_issue(connection=connection, approval=approval))
+    else:
+        payload = outcome_payload(view)
+    webhook_deliver(url=connection.url, secret=connection.secret, payload=payload)
 
 
 # --- inbound: a button pressed in Slack ------------------------------------------------------------------------

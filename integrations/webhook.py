@@ -2,7 +2,8 @@
 
 Headers: `X-Skyflo-Timestamp: <unix seconds>` and `X-Skyflo-Signature: v1=<hex HMAC-SHA256(secret,
 "v1:<timestamp>:<body>")>`. A receiver recomputes the signature, compares in constant time and refuses a
-timestamp more than 5 minutes away. The body carries the decide URL and an approval token (integrations/tokens.py).
+timestamp more than 5 minutes away. `approval.requested` carries the decide URL and an approval token
+(integrations/tokens.py); `approval.resolved` follows when the approval is decided anywhere or expires.
 """
 
 from __future__ import annotations
@@ -64,6 +65,23 @@ def approval_payload(view: ApprovalView, *, token: str) -> dict:
             "path": path,
             "headers": {"Authorization": f"Approval {token}", "Content-Type": "application/json"},
             "body": {"decision": "approve | deny", "reason": "optional"},
+        },
+    }
+
+
+def outcome_payload(view: ApprovalView) -> dict:
+    """What the receiver is told when the approval is decided anywhere or expires (to update its own card)."""
+    return {
+        "type": "approval.resolved",
+        "approval": {
+            "id": view.approval_id,
+            "tool": view.tool,
+            "cluster": view.cluster,
+            "namespace": view.namespace,
+            "decision": view.decision,
+            "decided_by": view.decided_by or None,
+            "source": view.source,
+            "reason": view.reason,
         },
     }
 

@@ -14,6 +14,7 @@ from chats.models import RunEvent
 from integrations import services
 from integrations.tests.conftest import payload_of
 from orgs.models import AuditEvent
+from tests.accounts import bearer_client
 from workflows.models import Approval
 
 pytestmark = pytest.mark.django_db
@@ -84,6 +85,35 @@ def test_the_token_decides_its_approval_as_the_admin_who_configured_it(
     event = RunEvent.objects.get(run_id=approval.run_id, type="approval.resolved")
     assert event.data["source"] == "webhook"
     assert decide(approval, token_of(receiver, approval), "deny").status_code == 409  # decided: once
+
+
+def test_the_receiver_is_told_the_outcome_wherever_it_was_decided(
+    room, hooked, receiver, eager_tasks, django_capture_on_commit_callbacks
+):
+    approval = requested(room, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = bearer_client(room.trio.operator).post(
+            f"/api/v1/approvals/{approval.id}/decide/", {"decision": "deny", "reason": "not today"}, format="json"
+        )
+    assert response.status_code == 200
+    for callback in callbacks:  # the webhook's delivery among the run's own after-commit work
+        if "task_dispatch" in callback.__code__.co_names:
+            callback()
+    outcome = payload_of(receiver.requests[-1])
+    assert outcome == {
+        "type": "approval.resolved",
+        "approval": {
+            "id": str(approval.id),
+            "tool": "k8s_scale",
+            "cluster": "staging",
+            "namespace": "shop",
+            "decision": "denied",
+            "decided_by": room.trio.operator.email,
+            "source": "browser",
+            "reason": "not today",
+        },
+    }
+    assert "decide" not in outcome  # no token once decided
 
 
 def test_a_token_for_another_approval_is_refused(
