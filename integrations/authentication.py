@@ -36,6 +36,10 @@ class ApprovalTokenScheme(OpenApiAuthenticationExtension):
     target_class = "integrations.authentication.ApprovalTokenAuthentication"
     name = "approvalToken"
 
+    def get_security_requirement(self, auto_schema):
+        # Listed on the decide endpoint only: everywhere else the token is refused.
+        return {self.name: []} if auto_schema.path.endswith("/decide/") else None
+
     def get_security_definition(self, auto_schema):
         return {
             "type": "apiKey",
