@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackClientError
 
 from integrations.models import SlackClusterChannel, SlackConnection, SlackMessage, SlackRequestSeen, WebhookConnection
 from integrations.selectors import approval_view, approval_with_context
-from integrations.slack import APPROVE, DENY, approval_message, slack_client
+from integrations.slack import APPROVE, DENY, INTERACTION_TIMEOUT_S, approval_message, slack_client
 from integrations.tokens import approval_token_issue
 from integrations.webhook import approval_payload, outcome_payload, webhook_deliver, webhook_url_check
 from orgs.models import ClusterConnection, Organization, Role, User
@@ -291,7 +291,7 @@ def _decided_sentence(connection: SlackConnection, approval: Approval, press: Bu
 def _skyflo_user(connection: SlackConnection, slack_user: str) -> tuple[User | None, str]:
     """The active Skyflo member of the org whose email is the Slack user's confirmed email, or (None, why not).
     Raises slack_sdk's errors when Slack does not answer."""
-    info = slack_client(connection).users_info(user=slack_user)["user"]
+    info = slack_client(connection, timeout=INTERACTION_TIMEOUT_S).users_info(user=slack_user)["user"]
     email = ((info.get("profile") or {}).get("email") or "").strip().lower()
     if info.get("deleted") or info.get("is_bot"):
         return None, "Only people decide approvals; nothing was decided."

@@ -20,12 +20,15 @@ APPROVE, DENY = "skyflo_approve", "skyflo_deny"  # action_ids of the two buttons
 SOURCE_WORDS = {"browser": "in Skyflo", "slack": "in Slack", "webhook": "through the webhook"}
 
 
-def slack_client(connection: SlackConnection) -> WebClient:
+INTERACTION_TIMEOUT_S = 2  # Slack wants a button press answered within 3 s; users.info is asked inside that
+
+
+def slack_client(connection: SlackConnection, *, timeout: float | None = None) -> WebClient:
     # No retry handlers of the SDK's own: the task that calls decides, with bounded retries.
     return WebClient(
         token=connection.bot_token,
         base_url=settings.SLACK_API_URL,
-        timeout=settings.INTEGRATIONS_TIMEOUT_S,
+        timeout=timeout or settings.INTEGRATIONS_TIMEOUT_S,
         retry_handlers=[],
     )
 
