@@ -8,5 +8,6 @@ _PLUGINS = (
     "tests.llm",
     "tests.live",
     "tests.third_party_mcp",
+    "tests.slack_api",
 )
 pytest_plugins = [name for name in _PLUGINS if importlib.util.find_spec(name) is not None]

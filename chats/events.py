@@ -84,6 +84,7 @@ class ApprovalResolved(_Payload):
     decision: str
     by: str | None = None
     reason: str = ""
+    source: Literal["browser", "slack", "webhook"] | None = None  # where it was decided; None when it expired
 
 
 class VerificationResult(_Payload):

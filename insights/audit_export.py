@@ -29,6 +29,7 @@ FIELDS = (
     "asked_by",
     "decided_by",
     "decision",
+    "source",
     "reason",
     "tool",
     "args",
@@ -101,6 +102,7 @@ def _row(event: dict, runs: dict, approvals: dict) -> dict:
         "asked_by": run.get("requested_by__email"),
         "decided_by": approval.get("decided_by__email"),
         "decision": approval.get("decision"),
+        "source": data.get("source"),  # where an approval was decided: browser, slack, webhook
         "reason": approval.get("reason") or data.get("reason") or None,
         "tool": approval.get("tool") or data.get("tool"),
         "args": approval.get("args"),

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "chats",
     "workflows",
     "insights",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,8 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
+        # `Authorization: Approval <token>`: a webhook's decision of its one approval (integrations/tokens.py).
+        "integrations.authentication.ApprovalTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "skyflo.pagination.CursorPagination",
@@ -287,6 +290,14 @@ AUDIT_SINK_URL = env_url("SKYFLO_AUDIT_SINK_URL", schemes={"http", "https", "sys
 AUDIT_SINK_TOKEN = env_str("SKYFLO_AUDIT_SINK_TOKEN")  # sent as a bearer token to an HTTP sink
 AUDIT_SINK_TIMEOUT_S = env_int("SKYFLO_AUDIT_SINK_TIMEOUT_S", 3, minimum=1)
 
+# --- approvals in Slack and through a signed webhook (integrations/) -----------------------------------------------
+SLACK_API_URL = env_url("SKYFLO_SLACK_API_URL", schemes={"http", "https"}, default="https://slack.com/api/")
+# Slack and webhook calls: per-request timeout, and how many times a failed post or update is tried again.
+INTEGRATIONS_TIMEOUT_S = env_int("SKYFLO_INTEGRATIONS_TIMEOUT_S", 5, minimum=1)
+INTEGRATIONS_RETRIES = env_int("SKYFLO_INTEGRATIONS_RETRIES", 3, minimum=0)
+# Where people reach this install (https://skyflo.example.com): links in Slack, the webhook's absolute decide URL.
+PUBLIC_URL = env_url("SKYFLO_PUBLIC_URL", schemes={"http", "https"})
+
 # --- Celery --------------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
@@ -338,6 +349,7 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("SKYFLO_LOG_LEVEL", "INFO")},
     "loggers": {
         "httpx": {"level": "WARNING"},
+        "slack_sdk": {"level": "WARNING"},  # its DEBUG lines hold request headers (the bot token)
         "daphne": {"level": "WARNING"},
         # "<name> ready." is how an operator (and tests/live.py) sees a worker come up, whatever the level.
         "celery.apps.worker": {"level": "INFO"},

@@ -7,6 +7,7 @@ from skyflo.health import healthz, metrics, readyz
 api_v1 = [
     path("", include("orgs.api_urls")),
     path("", include("insights.api_urls")),
+    path("", include("integrations.api_urls")),
     path("", include("workflows.api_urls")),  # before chats: it adds POST to conversations/{id}/messages/
     path("", include("chats.api_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -22,5 +23,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("orgs.urls")),
     path("", include("insights.urls")),
+    path("", include("integrations.urls")),
     path("", include("chats.urls")),
 ]

@@ -7,6 +7,7 @@ Fixtures (session-scoped; the processes point at pytest-django's test database; 
   its base URL is the stack's LLM_BASE_URL.
 - `live_stack`: `LiveStack` with `.url` (http://127.0.0.1:PORT), `.ws_url`, `.env`, `.worker` (the Celery
   worker's Popen), `.worker_kill()` (SIGKILL), `.worker_start()`. Beat runs the periodic jobs every second.
+  Its Slack Web API is the scripted one of tests/slack_api.py (`slack_server`).
 - `extra_stack(llm_base_url=None, **env_overrides)`: a context manager for another stack with changed settings, e.g.
   no LLM, on a Redis db no running stack uses (so no other stack's worker takes its tasks), stopped on exit; the
   fixture using it must depend on `live_database`.
@@ -243,9 +244,10 @@ def live_database(django_db_setup, django_db_blocker) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def live_stack(live_database, live_llm) -> Iterator[LiveStack]:
+def live_stack(live_database, live_llm, slack_server) -> Iterator[LiveStack]:
     redis_db = int(urlsplit(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")).path.strip("/") or 0)
-    stack = stack_start(_stack_env(live_llm.base_url, redis_db, {}))
+    # Slack is the scripted one (tests/slack_api.py); only organisations that connected Slack ever call it.
+    stack = stack_start(_stack_env(live_llm.base_url, redis_db, {"SKYFLO_SLACK_API_URL": slack_server.url}))
     yield stack
     stack.stop()
 

@@ -54,6 +54,7 @@ def test_it_scales_after_approval_and_streams_every_step(shop, live_llm):
             "decision": "approve",
             "by": str(shop.operator2.id),
             "reason": "sale today",
+            "source": "browser",
         }
         scale_call = events.until("tool.call", lambda f: f["data"]["tool"] == "k8s_scale")["data"]
         assert scale_call["mutating"] is True

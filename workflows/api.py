@@ -154,5 +154,6 @@ class ApprovalDecideView(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         approval = selectors.approval_get_for_view(user=request.user, approval_id=approval_id)
-        approval = services.approval_decide(user=request.user, approval=approval, **data.validated_data)
+        source = getattr(request.auth, "decision_source", "browser")  # an approval token says "webhook"
+        approval = services.approval_decide(user=request.user, approval=approval, source=source, **data.validated_data)
         return Response(ApprovalOutputSerializer(approval).data)

@@ -276,12 +276,13 @@ def approval_can_decide(*, user: User, approval: Approval) -> bool:
 
 @transaction.atomic
 def approval_decide(
-    *, user: User, approval: Approval, decision: Literal["approve", "deny"], reason: str = ""
+    *, user: User, approval: Approval, decision: Literal["approve", "deny"], reason: str = "", source: str = "browser"
 ) -> Approval:
     """Approve or deny a pending tool call and resume its run.
 
     Raises PermissionDenied (not an operator with operate_cluster on the run's cluster; with the org's four-eyes
     rule, approving one's own request) and Conflict (already decided, expired, or the run is no longer waiting).
+    `source` (browser, slack, webhook: where the person decided) goes into the audit and approval.resolved.
     """
     cluster = approval.run.conversation.cluster
     if cluster is None or not approval_can_decide(user=user, approval=approval):
@@ -300,17 +301,17 @@ def approval_decide(
     locked.reason = reason or ""
     locked.decided_at = timezone.now()
     locked.save(update_fields=["decision", "decided_by", "reason", "decided_at"])
-    _audit(locked, f"approval.{locked.decision}", actor=user, data={"reason": locked.reason})
-    _approval_resolved(locked, decision=decision, by=str(user.pk))
+    _audit(locked, f"approval.{locked.decision}", actor=user, data={"reason": locked.reason, "source": source})
+    _approval_resolved(locked, decision=decision, by=str(user.pk), source=source)
     return locked
 
 
-def _approval_resolved(approval: Approval, *, decision: str, by: str | None) -> None:
+def _approval_resolved(approval: Approval, *, decision: str, by: str | None, source: str | None = None) -> None:
     approval_decided(decision=decision, requested_at=approval.created_at, decided_at=approval.decided_at)
     run_event_publish(
         approval.run,
         "approval.resolved",
-        {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason},
+        {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason, "source": source},
     )
     _dispatch_after_commit(approval.run_id, approval_ref(approval))
 

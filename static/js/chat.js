@@ -226,6 +226,10 @@ function approvalActions(approvalId) {
     error);
 }
 
+// Where a decision was made (approval.resolved's `source`); events from before sources were recorded have none.
+const DECISION_SOURCES = { slack: "in Slack", webhook: "through the webhook" };
+const SOURCE_LABELS = { browser: "browser", slack: "Slack", webhook: "webhook" };
+
 function approvalResolved(run, data) {
   const card = byKey(run.root, "data-approval-id", data.approval_id);
   if (!card) return;
@@ -236,10 +240,15 @@ function approvalResolved(run, data) {
   pill.className = `pill approval-state ${decision === "approve" ? "pill-ok" : "pill-err"}`;
   card.querySelector(".approval-box")?.remove();
   const who = data.by && data.by === page.user_id ? "you" : "a teammate";
-  const text = decision === "expired" ? "Nobody decided before it expired." : `${decision === "approve" ? "Approved" : "Denied"} by ${who}${data.reason ? `: ${data.reason}` : "."}`;
+  const where = DECISION_SOURCES[data.source] || "";
+  const text = decision === "expired" ? "Nobody decided before it expired." : `${decision === "approve" ? "Approved" : "Denied"} by ${who}${where ? ` ${where}` : ""}${data.reason ? `: ${data.reason}` : "."}`;
   const note = card.querySelector(".decision-note") || el("p", { class: "decision-note small" });
   note.textContent = text;
   card.querySelector(".card-body").append(note);
+  if (data.source && !card.querySelector(".decision-source")) {
+    const label = SOURCE_LABELS[data.source] || data.source;
+    pill.after(el("span", { class: "pill decision-source", "data-source": data.source, text: `via ${label}` }));
+  }
 }
 
 function planPanel(run, steps) {

@@ -36,6 +36,7 @@ def test_an_operator_approves_and_the_run_resumes(room, waiting, django_capture_
         "decision": "approve",
         "by": str(room.trio.operator.id),
         "reason": "ok",
+        "source": "browser",
     }
     assert len(callbacks) == 2  # the event's send and the resume dispatch
 

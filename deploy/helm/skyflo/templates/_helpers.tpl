@@ -136,6 +136,8 @@ affinity:
   value: {{ join "," .Values.config.mcpAllowedNetworks | quote }}
 - name: SKYFLO_DB_POOL_SIZE
   value: {{ .Values.config.dbPoolSize | quote }}
+- name: SKYFLO_PUBLIC_URL
+  value: {{ .Values.config.publicUrl | quote }}
 - name: MCP_SERVER_URL
   value: {{ include "skyflo.toolserverUrl" . | quote }}
 - name: SKYFLO_LOG_LEVEL
