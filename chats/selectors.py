@@ -109,13 +109,14 @@ def message_list(*, user, conversation: Conversation) -> QuerySet[Message]:
 
 
 def run_conversation_get_for_view(*, user, run_id) -> Conversation:
-    """The conversation of a run (through the run table or the event log), if the user may see it; else 404."""
+    """The conversation of a run, if the user may see it; else 404. Found through the event log, which holds every
+    run from its run.queued on, so chats need not know the runs table."""
     try:
         pk = uuid.UUID(str(run_id))
     except ValueError:
         raise Http404("No such run.") from None
     visible = conversation_list(user=user)
-    conversation = visible.filter(runs__id=pk).first() or visible.filter(events__run_id=pk).first()
+    conversation = visible.filter(events__run_id=pk).first()
     if conversation is None:
         raise Http404("No such run.")
     return conversation

@@ -174,3 +174,8 @@ def message_assistant_create(*, conversation_id, message_id, content: str, run_i
 def conversation_title_set_if_empty(*, conversation_id, title: str) -> None:
     """A title generated after the first exchange; a title someone set meanwhile wins."""
     Conversation.objects.filter(pk=conversation_id, title="").update(title=title[:200])
+
+
+def conversation_lock(*, conversation_id) -> None:
+    """Lock the conversation's row until the caller's transaction ends (one run starts at a time per conversation)."""
+    Conversation.objects.select_for_update().filter(pk=conversation_id).first()

@@ -18,7 +18,7 @@ from django.utils import timezone
 from chats.models import Conversation, Message
 from chats.publisher import event_publish
 from chats.selectors import conversation_can_ask
-from chats.services import message_content_validate
+from chats.services import conversation_lock, message_content_validate, message_user_create
 from insights.budgets import budget_admit
 from orgs.models import Role, User
 from orgs.selectors import cluster_can_operate, has_role
@@ -56,16 +56,14 @@ def run_create(*, user: User, conversation: Conversation, content: str) -> tuple
     content = message_content_validate(content)
     # Lock order user -> conversation, so two posts of one user are counted one after the other.
     User.objects.select_for_update().filter(pk=user.pk).first()
-    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+    conversation_lock(conversation_id=conversation.pk)
     if Run.objects.filter(requested_by=user, status__in=RUNS_BUSY).count() >= settings.MAX_CONCURRENT_RUNS_PER_USER:
         raise TooManyRequests(f"You have {settings.MAX_CONCURRENT_RUNS_PER_USER} runs in progress; wait for one.")
     if Run.objects.filter(conversation=conversation, status__in=RUNS_ACTIVE).exists():
         raise Conflict("A run of this conversation is still in progress; wait for it or cancel it.")
     budget_admit(user=user, org=conversation.org)  # 429 budget_exceeded (insights/budgets.py)
     run_id = uuid.uuid4()
-    message = Message.objects.create(
-        conversation=conversation, role=Message.Role.USER, author=user, content=content, run_id=run_id
-    )
+    message = message_user_create(conversation=conversation, author=user, content=content, run_id=run_id)
     run = Run.objects.create(
         id=run_id, conversation=conversation, message=message, requested_by=user, traceparent=traceparent()
     )
