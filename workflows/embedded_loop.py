@@ -1,4 +1,5 @@
-"""Embedded mode has no beat process: the web process runs the periodic jobs on its own loop."""
+"""Embedded mode: one web process runs the runs, publishes their events and, with no beat, the periodic jobs,
+all on the web server's loop."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import asyncio
 import contextvars
 import logging
 
+from chats.publisher import publisher_loop_set
 from workflows.expiry import approvals_expire
 from workflows.recovery import runs_recover
 from workflows.run_loop import db
@@ -37,13 +39,15 @@ async def _housekeeping() -> None:
                 logger.exception("embedded housekeeping: %s failed", job.__name__)
 
 
-class EmbeddedJobs:
-    """ASGI wrapper of the embedded web process: starts the housekeeping on the server's loop at the first
-    connection (the loop the in-process runs use too)."""
+class EmbeddedLoop:
+    """ASGI wrapper of the embedded web process: at the first connection, the server's loop becomes the process's
+    publisher loop (the in-memory channel layer belongs to it) and starts the housekeeping."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        housekeeping_start()
+        if _task is None:
+            publisher_loop_set(asyncio.get_running_loop())
+            housekeeping_start()
         return await self.app(scope, receive, send)

@@ -26,6 +26,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from chats.publisher import publisher_loop_set
 from workflows.models import Run
 
 logger = logging.getLogger(__name__)
@@ -184,6 +185,7 @@ def run_loop() -> RunLoop:
     with _lock:
         if _run_loop is None:
             _run_loop = RunLoop(_web_server_loop() if settings.RUNS_IN_PROCESS else None)
+            publisher_loop_set(_run_loop.loop)  # the runs' events and those of the process's sync code leave here
         return _run_loop
 
 
