@@ -6,7 +6,6 @@ Every service starts with an access check; events and dispatch go after commit. 
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Literal
 
@@ -27,8 +26,6 @@ from skyflo.tracing import traceparent
 from workflows.dispatch import run_dispatch_after_commit
 from workflows.lifecycle import approval_ref, approval_resolved, run_audit, run_finish
 from workflows.models import Approval, Run
-
-logger = logging.getLogger(__name__)
 
 # Runs that hold a worker or will soon: the per-user limit counts these. A run waiting for a human holds nothing.
 RUNS_BUSY = (Run.Status.QUEUED, Run.Status.RUNNING)
