@@ -94,7 +94,12 @@ def publisher_loop() -> asyncio.AbstractEventLoop:
 
 
 def _on_publisher_loop(coro) -> None:
-    asyncio.run_coroutine_threadsafe(coro, publisher_loop()).result(SYNC_SEND_TIMEOUT_S)
+    loop = publisher_loop()
+    with contextlib.suppress(RuntimeError):
+        if asyncio.get_running_loop() is loop:  # called on the loop itself, which cannot wait for itself
+            loop.create_task(coro)
+            return
+    asyncio.run_coroutine_threadsafe(coro, loop).result(SYNC_SEND_TIMEOUT_S)
 
 
 def group_send_sync(group: str, message: dict) -> None:
@@ -103,7 +108,11 @@ def group_send_sync(group: str, message: dict) -> None:
 
 
 async def _persisted_send(group: str, message: dict) -> None:
-    await loop_batcher().persisted(group, message)
+    batcher = _batchers.get(asyncio.get_running_loop())
+    if batcher is None:  # nothing else is published from this loop (a web process): no order to keep with
+        await get_channel_layer().group_send(group, message)
+    else:
+        await batcher.persisted(group, message)
 
 
 def _event_send_sync(event: RunEvent) -> None:
