@@ -1,4 +1,4 @@
-"""Reads for runs and approvals, always given the asking user: what you may not see is 404."""
+"""Reads for runs and approvals: what the asking user may not see is 404. `run_usage` reads a run already shown."""
 
 from __future__ import annotations
 
