@@ -22,10 +22,12 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
+from agents.llm_response import LLMResponse, ModelToolCall
 from agents.structured import OutputSchema, with_instruction
+from agents.transcript import truncate
 
 if TYPE_CHECKING:
-    from agents.llm import LLMClient, LLMResponse, ToolCall
+    from agents.llm import LLMClient
 
 _REASONING_MODEL = re.compile(r"^(?:[\w.-]+/)?(?:o\d|gpt-5)", re.IGNORECASE)
 _FORMAT_REFUSAL = re.compile(r"response_format|json_schema|structured output|guided_json", re.IGNORECASE)
@@ -125,20 +127,18 @@ def _tool_call_part(part: dict, calls: dict) -> None:
     slot["arguments"] += arguments or ""
 
 
-def tool_call(index: int, parts: dict) -> ToolCall:
-    from agents.llm import ToolCall
-
+def tool_call(index: int, parts: dict) -> ModelToolCall:
     raw = parts["arguments"].strip() or "{}"
     call_id = parts["id"] or f"call_{index}"
     try:
         arguments = json.loads(raw)
     except json.JSONDecodeError as exc:
         error = f"the arguments are not valid JSON ({exc.msg} at character {exc.pos})"
-        return ToolCall(id=call_id, name=parts["name"], arguments=None, raw_arguments=raw, error=error)
+        return ModelToolCall(id=call_id, name=parts["name"], arguments=None, raw_arguments=raw, error=error)
     if not isinstance(arguments, dict):
         error = "the arguments must be a JSON object"
-        return ToolCall(id=call_id, name=parts["name"], arguments=None, raw_arguments=raw, error=error)
-    return ToolCall(id=call_id, name=parts["name"], arguments=arguments, raw_arguments=raw)
+        return ModelToolCall(id=call_id, name=parts["name"], arguments=None, raw_arguments=raw, error=error)
+    return ModelToolCall(id=call_id, name=parts["name"], arguments=arguments, raw_arguments=raw)
 
 
 def usage_estimate(response: LLMResponse, body: dict) -> None:
@@ -181,8 +181,6 @@ def retry_after(headers) -> float | None:
 def compact(messages: list[dict]) -> list[dict]:
     """A shorter conversation for a second try: system messages and the last message kept, the older half of the
     rest dropped (never leaving a tool result without its call), every kept message cut to COMPACT_KEEP_CHARS."""
-    from agents.transcript import truncate
-
     system = [m for m in messages if m.get("role") in ("system", "developer")]
     rest = [m for m in messages if m.get("role") not in ("system", "developer")]
     last, middle = rest[-1:], rest[:-1]

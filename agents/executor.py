@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from langgraph.runtime import Runtime
 
 from agents.briefing import plan_text, setting
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import assistant_message, chat
+from agents.state import State
 from agents.tool_arguments import MAX_ARGUMENT_REPAIRS, argument_error_message, arguments_problem
 from agents.tool_runs import ensure_not_cancelled, preview, record, run_call
 from agents.transcript import results_block
-
-if TYPE_CHECKING:
-    from workflows.state import State
 
 
 async def executor(state: State, runtime: Runtime[RunContext]) -> dict:

@@ -22,7 +22,6 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import TypeVar
 
 import aiohttp
@@ -40,6 +39,7 @@ from agents.errors import (
     LLMRateLimited,
     RunCancelled,
 )
+from agents.llm_response import LLMResponse
 from agents.structured import OutputSchema, ReplyInvalid, output_schema, repair_message, reply_parse
 
 log = logging.getLogger(__name__)
@@ -55,28 +55,6 @@ _STREAM_BROKEN = (httpx2.HTTPError, aiohttp.ClientError, openai.APIConnectionErr
 # What each endpoint+model accepted for structured replies, for the life of the process.
 _FORMATS: dict[tuple[str, str], str] = {}
 FORMATS = ("json_schema", "json_object", "text")
-
-
-@dataclass
-class ToolCall:
-    id: str
-    name: str
-    arguments: dict | None  # None: the model's arguments were not a JSON object (`error` says why)
-    raw_arguments: str = ""
-    error: str | None = None
-
-
-@dataclass
-class LLMResponse:
-    content: str = ""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0  # part of prompt_tokens the provider had cached (billed lower)
-    reasoning_tokens: int = 0  # part of completion_tokens
-    reasoning: str = ""  # reasoning_content / reasoning deltas of vLLM and Ollama: never answer text
-    model: str = ""
-    finish_reason: str | None = None
 
 
 class _Refused(Exception):  # noqa: N818 - internal signal

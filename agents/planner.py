@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from langgraph.runtime import Runtime
 from pydantic import BaseModel, Field
 
@@ -11,12 +9,10 @@ from agents.briefing import setting, tool_catalogue
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import discover_then_answer
+from agents.state import State
 from agents.structured import OutputSchema, output_schema
 from agents.tool_runs import ensure_not_cancelled
 from agents.transcript import bounded_history, results_block
-
-if TYPE_CHECKING:
-    from workflows.state import State
 
 MAX_STEPS = 10
 

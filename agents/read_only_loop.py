@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from agents.llm import LLMResponse, parse_or_fail
+from agents.llm import parse_or_fail
+from agents.llm_response import LLMResponse
 from agents.structured import OutputSchema, ReplyInvalid, repair_message, reply_parse
 from agents.tool_arguments import argument_error_message, arguments_problem, assistant_arguments
 from agents.tool_runs import run_call

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from langgraph.runtime import Runtime
 
@@ -11,11 +10,9 @@ from agents.briefing import plan_text
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import chat
+from agents.state import State
 from agents.tool_runs import ensure_not_cancelled
 from agents.transcript import bounded_history, results_block
-
-if TYPE_CHECKING:
-    from workflows.state import State
 
 
 async def responder(state: State, runtime: Runtime[RunContext]) -> dict:

@@ -28,6 +28,3 @@ async def generate_title(llm: LLMClient, request: str, answer: str = "") -> str:
     reply, _ = await structured_reply(llm, messages, TITLE)
     title = reply.title.strip().splitlines()[0] if reply.title.strip() else ""
     return title.strip().strip("\"'`").rstrip(".").strip()[:MAX_TITLE_CHARS]
-
-
-title_generate = generate_title  # the <entity>_<verb> spelling

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 from jsonschema import exceptions, validators
 
 if TYPE_CHECKING:
-    from agents.llm import ToolCall
+    from agents.llm_response import ModelToolCall
     from agents.tool_policy import ToolPolicy
 
 MAX_ARGUMENT_REPAIRS = 2  # per call: the model may correct its arguments twice
 
 
-def arguments_problem(tool_call: ToolCall, policy: ToolPolicy) -> str | None:
+def arguments_problem(tool_call: ModelToolCall, policy: ToolPolicy) -> str | None:
     """Why the call's arguments are unusable (the validator's message), or None when they fit."""
     if tool_call.error:
         return tool_call.error
@@ -34,7 +34,7 @@ def arguments_problem(tool_call: ToolCall, policy: ToolPolicy) -> str | None:
     return f"{where}: {error.message}"
 
 
-def argument_error_message(tool_call: ToolCall, problem: str) -> dict:
+def argument_error_message(tool_call: ModelToolCall, problem: str) -> dict:
     """The tool message that answers a call with unusable arguments."""
     sent = tool_call.raw_arguments[:500]
     content = (
@@ -44,6 +44,6 @@ def argument_error_message(tool_call: ToolCall, problem: str) -> dict:
     return {"role": "tool", "tool_call_id": tool_call.id, "content": content}
 
 
-def assistant_arguments(tool_call: ToolCall) -> str:
+def assistant_arguments(tool_call: ModelToolCall) -> str:
     """The arguments as echoed back in the assistant message: never text some servers would fail to parse."""
     return tool_call.raw_arguments if tool_call.arguments is not None else json.dumps({})

@@ -88,9 +88,6 @@ class ToolPolicy:
         spec = self.tools.get(tool_name)
         return spec is None or not spec.read_only
 
-    def is_mutating(self, tool_name: str) -> bool:
-        return self.requires_approval(tool_name)
-
     def allowed(self, tool_name: str) -> bool:
         if tool_name not in self.tools:
             return False

@@ -16,9 +16,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Mutating tools whose effect k8s_diff can preview, mapped to the k8s_diff arguments.
-PREVIEWABLE = {"k8s_apply", "k8s_patch", "k8s_scale", "k8s_set_image"}
-
 
 async def ensure_not_cancelled(ctx: RunContext) -> None:
     if await ctx.cancelled():

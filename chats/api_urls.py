@@ -11,6 +11,5 @@ urlpatterns = [
         api.ConversationShareDetailView.as_view(),
         name="conversation-share-detail",
     ),
-    path("conversations/<uuid:pk>/messages/", api.ConversationMessagesView.as_view(), name="conversation-messages"),
     path("runs/<uuid:pk>/events/", api.RunEventsView.as_view(), name="run-events"),
 ]

@@ -7,13 +7,12 @@ The seq counter is bumped on the conversation row, which serialises writers of o
 and the events are inserted in the same statement, so a seq is visible in the log before any frame carrying
 it is sent. chats.publisher is the only caller; everything else publishes through it.
 
-Events are committed with `synchronous_commit = off` (never inside a caller's transaction): a commit then
-costs ~0.3 ms instead of a WAL fsync (4–20 ms on a busy disk), which the token stream cannot afford. The
-price: if PostgreSQL itself crashes, the last few hundred milliseconds of events may be lost together with
-their seq counter. Their frames may have been sent, so a seq must never be handed out again: after a crash,
-each conversation's first batch skips SEQ_CRASH_JUMP seqs (gaps are allowed), told by two unlogged tables
-that crash recovery empties (migration 0004). Runs, approvals and messages, written by their own
-transactions, keep full durability; the event log is the replay stream.
+Events written outside a caller's transaction commit with `synchronous_commit = off`: a WAL fsync per token
+batch is more than the stream can afford (figures: bench/README.md). If PostgreSQL itself crashes, the last
+moments of events may be lost with their seq counter while their frames were sent, so each conversation's first
+batch after a crash skips SEQ_CRASH_JUMP seqs (gaps are allowed), told by two unlogged tables that crash recovery
+empties (migration 0004). Runs, approvals, messages, and the events written in their transactions keep full
+durability; the event log is the replay stream.
 
 The async path on PostgreSQL runs on the caller's event loop through one psycopg AsyncConnection per loop
 (autocommit), without a thread hop; elsewhere (embedded mode, SQLite) it persists through the ORM in one

@@ -50,7 +50,7 @@ class StepFinished(_Payload):
     status: str | None = None
 
 
-class ToolCall(_Payload):
+class ToolCallEvent(_Payload):
     call_id: str
     tool: str
     args: dict[str, Any]
@@ -63,7 +63,7 @@ class ToolOutput(_Payload):
     chunk: str
 
 
-class ToolResult(_Payload):
+class ToolResultEvent(_Payload):
     call_id: str
     ok: bool
     output: str
@@ -119,9 +119,9 @@ EVENT_PAYLOADS: dict[str, type[_Payload]] = {
     "plan.created": PlanCreated,
     "step.started": StepStarted,
     "step.finished": StepFinished,
-    "tool.call": ToolCall,
+    "tool.call": ToolCallEvent,
     "tool.output": ToolOutput,
-    "tool.result": ToolResult,
+    "tool.result": ToolResultEvent,
     "approval.requested": ApprovalRequested,
     "approval.resolved": ApprovalResolved,
     "verification.result": VerificationResult,

@@ -1,18 +1,14 @@
 """The one publisher of run events: persist with the conversation's next seq, then send to its group.
 
-    event_publish(*, conversation_id, run_id, type, data) -> RunEvent          (sync)
+    event_publish(*, conversation_id, run_id, type, data) -> RunEvent          (sync, in the caller's transaction)
     await aevent_publish(*, conversation_id, run_id, type, data) -> RunEvent   (async)
     chats.deltas.DeltaStream                                                   (token streams, through this module)
 
-The sync path writes inside the caller's transaction and sends the frame when it commits. The async path goes
-through the event loop's batcher: every event published on the loop while a batch is in flight leaves with
-the next batch, one statement (chats.event_log) and one pipelined Redis round trip for all of them. An event
-waits for at most the batch in flight (a few ms); 50 runs of a worker starting together cost a handful of
-statements instead of hundreds. Token deltas of every DeltaStream of the loop ride in the same batches, by the
-coalescing rule in `_Batcher`.
-
-If a group send fails the event is still in the log and reaches the client on resume (or the consumer's gap
-fill).
+Both persist first: the sync path in the caller's transaction (so a run's status and its run.* event commit
+together), the async path in the next batch of the loop's batcher (one statement for every event pending).
+Every frame of a process then leaves through one sender, the batcher of the process's publisher loop: a
+worker's run loop, the web server's loop in embedded mode, else a loop thread of the publisher's own. A frame
+the channel layer loses is still in the log and reaches the client on resume or by the consumer's gap fill.
 """
 
 import asyncio
@@ -24,9 +20,7 @@ import threading
 import uuid
 import weakref
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
@@ -74,40 +68,57 @@ def _frame_message(*, type: str, seq: int, run_id, ts, data: dict) -> dict:  # n
     return {"type": FRAME_MESSAGE_TYPE, "seq": seq, "text": text, "ts": ts.timestamp()}
 
 
-# --- sync --------------------------------------------------------------------------------------------------
+# --- the process's publisher loop -----------------------------------------------------------------------------
+
+SYNC_SEND_TIMEOUT_S = 5.0
+
+_publisher_loop: asyncio.AbstractEventLoop | None = None
+_publisher_loop_lock = threading.Lock()
 
 
-class _SenderLoop:
-    """One long-lived event loop for sync publishers, so the Redis connection is reused between sends."""
-
-    def __init__(self):
-        self._loop = None
-        self._lock = threading.Lock()
-
-    def run(self, coro, timeout: float = 5.0):
-        with self._lock:
-            if self._loop is None:
-                self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="skyflo-event-sender", daemon=True).start()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+def publisher_loop_set(loop: asyncio.AbstractEventLoop) -> None:
+    """Make `loop` the one this process sends every event from (its run loop, or the web server's own loop)."""
+    global _publisher_loop
+    with _publisher_loop_lock:
+        _publisher_loop = loop
 
 
-_sender = _SenderLoop()
+def publisher_loop() -> asyncio.AbstractEventLoop:
+    """The process's publisher loop; a loop thread of its own where nobody set one (a web process, beat)."""
+    global _publisher_loop
+    with _publisher_loop_lock:
+        if _publisher_loop is None or _publisher_loop.is_closed():
+            _publisher_loop = asyncio.new_event_loop()
+            threading.Thread(target=_publisher_loop.run_forever, name="skyflo-event-sender", daemon=True).start()
+        return _publisher_loop
+
+
+def _on_publisher_loop(coro) -> None:
+    loop = publisher_loop()
+    with contextlib.suppress(RuntimeError):
+        if asyncio.get_running_loop() is loop:  # called on the loop itself, which cannot wait for itself
+            loop.create_task(coro)
+            return
+    asyncio.run_coroutine_threadsafe(coro, loop).result(SYNC_SEND_TIMEOUT_S)
 
 
 def group_send_sync(group: str, message: dict) -> None:
     """Send to a channel-layer group from sync code (raises on failure)."""
-    layer = get_channel_layer()
-    if settings.REDIS_URL:
-        _sender.run(layer.group_send(group, message))
-    else:  # the in-memory layer's queues belong to the web process's own loop
-        async_to_sync(layer.group_send)(group, message)
+    _on_publisher_loop(get_channel_layer().group_send(group, message))
+
+
+async def _persisted_send(group: str, message: dict) -> None:
+    batcher = _batchers.get(asyncio.get_running_loop())
+    if batcher is None:  # nothing else is published from this loop (a web process): no order to keep with
+        await get_channel_layer().group_send(group, message)
+    else:
+        await batcher.persisted(group, message)
 
 
 def _event_send_sync(event: RunEvent) -> None:
     message = _frame_message(type=event.type, seq=event.seq, run_id=event.run_id, ts=event.ts, data=event.data)
     try:
-        group_send_sync(conversation_group(event.conversation_id), message)
+        _on_publisher_loop(_persisted_send(conversation_group(event.conversation_id), message))
     except Exception:
         logger.exception("event %s seq %s persisted but not sent; clients get it on resume", event.type, event.seq)
 
@@ -163,10 +174,15 @@ async def group_send_many(messages: list[tuple[str, dict]]) -> None:
         await layer.group_send(group, message)
 
 
-async def _batch_publish(events: list[NewEvent]) -> tuple[list, object]:
-    """Persist a batch, then send the frames of what was persisted, in order. Returns (results, ts)."""
+async def _batch_publish(events: list[NewEvent], ahead: list[tuple[str, dict]]) -> tuple[list, object]:
+    """Persist a batch, then send the frames `ahead` (already persisted) and those of what was persisted, in
+    order. Returns (results, ts)."""
     ts = timezone.now()
-    results = await events_persist(events, ts)
+    try:
+        results = await events_persist(events, ts) if events else []
+    except Exception:
+        await _group_send_logged(ahead)
+        raise
     messages = [
         (
             conversation_group(event.conversation_id),
@@ -175,29 +191,33 @@ async def _batch_publish(events: list[NewEvent]) -> tuple[list, object]:
         for event, result in zip(events, results, strict=True)
         if not isinstance(result, Exception)
     ]
+    await _group_send_logged(ahead + messages)
+    return results, ts
+
+
+async def _group_send_logged(messages: list[tuple[str, dict]]) -> None:
+    if not messages:
+        return
     try:
         await group_send_many(messages)
     except Exception:
         logger.exception("%d events persisted but not sent; clients get them on resume", len(messages))
-    return results, ts
 
 
 class _Batcher:
     """The loop's one sender of event batches; one batch is in flight at a time, so call order is kept.
 
-    Events leave with the next batch. Token streams (DeltaStream) wait by this rule: while a single stream of
-    the process is active (it alone pushed tokens in this window or the previous one, windows being
-    DELTA_MAX_DELAY_S long), its tokens leave with the next batch, i.e. as they come. With several active
-    streams (load), a stream's tokens leave once the oldest of them is DELTA_MAX_DELAY_S old, in the batch that
-    carries every other stream falling due within COALESCE_TICK_S of it: one frame per stream per window, and
-    with 50 streams a batch of a few frames every tick instead of a statement and a Redis round trip per token.
-    Streams keep their own phases, so their frames reach the WebSocket server spread over the window rather than
-    50 at once. A closing stream (`hurry`) does not wait.
+    Events and the frames of sync-published events leave with the next batch. Token streams (DeltaStream): while
+    one stream alone is active (it pushed in this DELTA_MAX_DELAY_S window or the previous one), its tokens leave
+    with the next batch; with several, a stream's tokens leave once its oldest is DELTA_MAX_DELAY_S old, with
+    every other stream falling due within COALESCE_TICK_S: one frame per stream per window, streams keeping their
+    own phases. A closing stream (`hurry`) does not wait.
     """
 
     def __init__(self, *, max_delay: float = DELTA_MAX_DELAY_S):
         self.max_delay = max_delay
         self._events: list[tuple[NewEvent, asyncio.Future]] = []
+        self._persisted: list[tuple[tuple[str, dict], asyncio.Future]] = []  # frames of sync-published events
         self._streams: dict = {}  # DeltaStreams with pending tokens -> when the first of them came (loop time)
         self._wake = asyncio.Event()
         self._urgent = asyncio.Event()  # an event or a closing stream: cut a wait short
@@ -210,6 +230,14 @@ class _Batcher:
     def event(self, event: NewEvent) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         self._events.append((event, future))
+        self._start()
+        self._urgent.set()
+        return future
+
+    def persisted(self, group: str, message: dict) -> asyncio.Future:
+        """The frame of an event persisted elsewhere (event_publish): sent first in the next batch."""
+        future = asyncio.get_running_loop().create_future()
+        self._persisted.append(((group, message), future))
         self._start()
         self._urgent.set()
         return future
@@ -233,7 +261,7 @@ class _Batcher:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._events or self._streams:
+            while self._events or self._persisted or self._streams:
                 now = loop.time()
                 if now - self._window_start >= self.max_delay:
                     previous_was_last = now - self._window_start < 2 * self.max_delay  # else windows went by idle
@@ -245,7 +273,7 @@ class _Batcher:
                 else:
                     cutoff = now - (self.max_delay - COALESCE_TICK_S)
                     due = [stream for stream, since in self._streams.items() if since <= cutoff]
-                if not self._events and not due:
+                if not self._events and not self._persisted and not due:
                     self._urgent.clear()
                     wait = min(self._streams.values()) + self.max_delay - COALESCE_TICK_S - now
                     with contextlib.suppress(TimeoutError):
@@ -256,14 +284,18 @@ class _Batcher:
 
     async def _send(self, streams: list) -> None:
         events, self._events = self._events, []
+        persisted, self._persisted = self._persisted, []
         for stream in streams:
             del self._streams[stream]
         taken = [stream.take() for stream in streams]
         batch = [event for event, _ in events] + [delta for delta, _ in taken]
         try:
-            results, ts = await _batch_publish(batch)
+            results, ts = await _batch_publish(batch, [frame for frame, _ in persisted])
         except Exception as exc:  # noqa: BLE001 - every caller of the batch gets it
             results, ts = [exc] * len(batch), None
+        for _, sent in persisted:
+            if not sent.done():
+                sent.set_result(None)
         for (_, future), result in zip(events, results[: len(events)], strict=True):
             if future.done():
                 continue

@@ -109,13 +109,14 @@ def message_list(*, user, conversation: Conversation) -> QuerySet[Message]:
 
 
 def run_conversation_get_for_view(*, user, run_id) -> Conversation:
-    """The conversation of a run (through the run table or the event log), if the user may see it; else 404."""
+    """The conversation of a run, if the user may see it; else 404. Found through the event log, which holds every
+    run from its run.queued on, so chats need not know the runs table."""
     try:
         pk = uuid.UUID(str(run_id))
     except ValueError:
         raise Http404("No such run.") from None
     visible = conversation_list(user=user)
-    conversation = visible.filter(runs__id=pk).first() or visible.filter(events__run_id=pk).first()
+    conversation = visible.filter(events__run_id=pk).first()
     if conversation is None:
         raise Http404("No such run.")
     return conversation
@@ -170,3 +171,22 @@ def conversation_shares(*, user, conversation: Conversation) -> list[dict]:
         for g, perms in groups.items()
         if g.pk in teams
     ]
+
+
+def conversation_org(*, conversation_id) -> Organization:
+    """The organisation of a conversation, for the runtime's audit rows (no access check: the run was checked)."""
+    return Conversation.objects.select_related("org").get(pk=conversation_id).org
+
+
+def conversation_history(*, conversation_id, before=None, limit: int) -> list[dict]:
+    """The last `limit` user and assistant messages (before `before`, a time), oldest first, as {role, content}:
+    what a run reads of its conversation (its access was checked when it was posted)."""
+    earlier = Message.objects.filter(conversation_id=conversation_id, role__in=["user", "assistant"])
+    if before is not None:
+        earlier = earlier.filter(created_at__lt=before)
+    rows = list(earlier.order_by("-created_at").values("role", "content")[:limit])
+    return [{"role": row["role"], "content": row["content"]} for row in reversed(rows)]
+
+
+def conversation_has_title(*, conversation_id) -> bool:
+    return bool(Conversation.objects.filter(pk=conversation_id).values_list("title", flat=True).first())

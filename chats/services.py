@@ -9,7 +9,8 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, get_perms, remove_perm
 
-from chats.models import Conversation
+from chats.event_log import storable
+from chats.models import Conversation, Message
 from chats.selectors import ASK_PERM, VIEW_PERM, conversation_can_manage, conversation_get_for_view
 from chats.signals import conversation_deleted
 from orgs.models import ClusterConnection, Organization, Team, dns_label
@@ -144,3 +145,37 @@ def conversation_unshare(*, user, conversation_id, team_id, ip: str | None = Non
     audit_record(
         actor=user, org=conversation.org, action="conversation.unshared", target=conversation, data=data, ip=ip
     )
+
+
+# --- written by runs (workflows/), whose access was checked when the message was posted ----------------------
+
+
+def message_user_create(*, conversation: Conversation, author, content: str, run_id) -> Message:
+    """The person's message that starts run `run_id` (inside the caller's transaction)."""
+    return Message.objects.create(
+        conversation=conversation, role=Message.Role.USER, author=author, content=content, run_id=run_id
+    )
+
+
+def message_assistant_create(*, conversation_id, message_id, content: str, run_id) -> Message:
+    """An agent's streamed answer as a row, once (a retried run keeps the first)."""
+    message, _ = Message.objects.get_or_create(
+        id=message_id,
+        defaults={
+            "conversation_id": conversation_id,
+            "role": Message.Role.ASSISTANT,
+            "content": storable(content),
+            "run_id": run_id,
+        },
+    )
+    return message
+
+
+def conversation_title_set_if_empty(*, conversation_id, title: str) -> None:
+    """A title generated after the first exchange; a title someone set meanwhile wins."""
+    Conversation.objects.filter(pk=conversation_id, title="").update(title=title[:200])
+
+
+def conversation_lock(*, conversation_id) -> None:
+    """Lock the conversation's row until the caller's transaction ends (one run starts at a time per conversation)."""
+    Conversation.objects.select_for_update().filter(pk=conversation_id).first()

@@ -17,6 +17,7 @@ from skyflo.gc_settle import gc_settle  # noqa: E402
 from skyflo.routing import websocket_urlpatterns  # noqa: E402
 from skyflo.websocket_auth import WebSocketAuthMiddleware  # noqa: E402
 from skyflo.websocket_origin import SameOriginValidator  # noqa: E402
+from workflows.embedded_loop import EmbeddedLoop  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
@@ -29,6 +30,8 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginValidator(WebSocketAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+if settings.RUNS_IN_PROCESS:  # embedded mode: runs, events and periodic jobs on this loop
+    application = EmbeddedLoop(application)
 
 # Load the URLconf (and with it every view module) now rather than on the first request, then settle the
 # collector over everything the server will keep (skyflo/gc_settle.py).

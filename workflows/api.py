@@ -61,7 +61,7 @@ class RunOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(UsageSerializer)
     def get_usage(self, run: Run) -> dict:
-        return UsageSerializer(services.run_usage(run)).data
+        return UsageSerializer(selectors.run_usage(run)).data
 
     @extend_schema_field(ApprovalOutputSerializer(many=True))
     def get_pending_approvals(self, run: Run) -> list[dict]:

@@ -1,8 +1,9 @@
 """The driver: claims a run, builds its RunContext from the database, runs the LangGraph graph, and maps the
 result onto the Run row and the run.* / approval.* events.
 
-It runs on the process's run loop (workflows/executor.py), in a Celery worker or, in embedded mode, the web
-process. Everything stateful lives in PostgreSQL (rows, checkpoints), so any worker can continue any run.
+It runs on the process's run loop (workflows/run_loop.py), in a Celery worker or, in embedded mode, the web
+process, and calls down into workflows/lifecycle.py for every state change of the run. Everything stateful lives
+in PostgreSQL (rows, checkpoints), so any worker can continue any run.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ import psycopg_pool
 from django.conf import settings
 
 from agents.errors import RunCancelled, ToolServerError, run_error
-from chats.models import Message
-from chats.publisher import aevent_publish
+from agents.tool_policy import ToolPolicy
+from chats.publisher import aevent_publish, publisher_warm
+from chats.selectors import conversation_has_title, conversation_history
+from chats.services import conversation_title_set_if_empty
+from orgs.impersonation import call_signer
+from orgs.models import ModelConnection
 from orgs.selectors import cluster_can_request_changes, model_endpoint
 from skyflo.logs import log_context_bind
 from skyflo.tracing import run_traced
-from workflows import services
+from workflows import lifecycle
 from workflows.checkpointer import checkpointer_get
-from workflows.executor import WORKER_NAME, RunHandle, db, run_loop
-from workflows.models import Approval, Run
+from workflows.models import Run
 from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
+from workflows.run_loop import WORKER_NAME, RunHandle, db, run_loop
+from workflows.selectors import run_approvers
 
 logger = logging.getLogger(__name__)
 
@@ -58,12 +64,12 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
     loop = run_loop()
     slot = await loop.setup_slot()
     try:
-        run = await db(services.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
+        run = await db(lifecycle.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
             logger.info("run %s: nothing to claim (finished, taken, a duplicate or stale delivery)", run_id)
             return
         if resume is not None:
-            resume = await db(_resume_value, run, resume)
+            resume = await db(lifecycle.run_resume_value, run=run, resume=resume)
         handle = loop.hold(run_id)
         handle.setup_slot = slot
         try:
@@ -100,8 +106,6 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         ctx = await db(_context_build, run, handle)
         ctx.llm.ensure_configured()
         async with ctx.tools:
-            from agents.tool_policy import ToolPolicy
-
             ctx.policy = ToolPolicy(ctx.tools.tools, **await db(_policy_inputs, run))
             handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
             try:
@@ -110,7 +114,7 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
                 handle.task = None
         if result is not None:
             status = _status_of(result)
-            await db(_replans_record, run, int(result.get("round") or 0))
+            await db(lifecycle.run_replans_record, run=run, replans=int(result.get("round") or 0))
             await _finish(run, status)
             if status == Run.Status.SUCCEEDED:
                 await _title_generate(run, ctx, result.get("answer") or "")
@@ -141,11 +145,9 @@ async def _failed(run: Run, exc: Exception) -> None:
 
 async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> dict | None:
     """Invoke the graph until it finishes (-> its final state) or parks at a new approval (-> None)."""
-    from langgraph.types import Command
+    from langgraph.types import Command  # with the graph: ~3 s of imports that a web process never needs
 
-    from workflows.graph import build_graph
-
-    graph = await _graph_get(build_graph)
+    graph = await _graph_get()
     config = {"configurable": {"thread_id": str(run.conversation_id)}, "metadata": {"run_id": str(run.id)}}
     graph_input = Command(resume=resume) if resume else await _start_input(graph, config, run, ctx)
     while True:
@@ -156,7 +158,7 @@ async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> d
         request = interrupts[0].value
         await ctx.streams_close()
         approval = await db(
-            services.run_await_approval,
+            lifecycle.run_await_approval,
             run=run,
             call_id=str(request["call_id"]),
             tool=request["tool"],
@@ -165,29 +167,29 @@ async def _graph_loop(run: Run, ctx: DjangoRunContext, resume: dict | None) -> d
         )
         if approval is not None:
             return None
-        decided = await db(Approval.objects.get, run=run, call_id=str(request["call_id"]))
-        graph_input = Command(resume=services.approval_resume_value(decided))
+        decided = await db(lifecycle.run_decided_resume_value, run=run, call_id=str(request["call_id"]))
+        graph_input = Command(resume=decided)
 
 
 _compiled = None
 
 
-async def _graph_get(build_graph):
+async def _graph_get():
     """The compiled graph, once per process: compiling it costs more CPU than a whole step."""
     global _compiled
     if _compiled is None:
+        from workflows.graph import build_graph  # the agents and LangGraph: imported by workers, not web processes
+
         _compiled = build_graph(await checkpointer_get())
     return _compiled
 
 
 async def warm_up() -> None:
-    """Import the agents and the MCP client (~0.4 s alone), compile the graph, open the checkpointer and the event
-    publisher's connections before the first run needs them (a cold first run otherwise pays ~2 s of it)."""
-    import agents.mcp_client  # noqa: F401
-    from chats.publisher import publisher_warm
-    from workflows.graph import build_graph
+    """Import the agents and the MCP client, compile the graph, open the checkpointer and the event publisher's
+    connections before the first run needs them (a cold first run otherwise pays for them)."""
+    import agents.mcp_client  # noqa: F401 - imported here for the same reason as in _context_build
 
-    await _graph_get(build_graph)
+    await _graph_get()
     await publisher_warm()
 
 
@@ -209,7 +211,7 @@ def _status_of(result) -> str:
 
 
 async def _finish(run: Run, status: str, error: tuple[str, str] | None = None) -> None:
-    await db(services.run_finish, run=run, status=status, error=error)
+    await db(lifecycle.run_finish, run=run, status=status, error=error)
 
 
 async def _cancelled(run: Run, ctx: DjangoRunContext | None) -> None:
@@ -221,37 +223,22 @@ async def _cancelled(run: Run, ctx: DjangoRunContext | None) -> None:
 
 async def _title_generate(run: Run, ctx: DjangoRunContext, answer: str) -> None:
     """After the first exchange, the conversation gets a title from the agents' title helper."""
-    from agents.titles import generate_title
+    from agents.titles import generate_title  # with the LLM client: imported by workers, not web processes
 
     try:
-        if await db(_needs_title, run):
+        if not await db(conversation_has_title, conversation_id=run.conversation_id):
             title = await generate_title(ctx.llm, ctx.user_request, answer)
             if title:
-                await db(_title_set, run, title)
+                await db(conversation_title_set_if_empty, conversation_id=run.conversation_id, title=title)
     except Exception as exc:
         logger.warning("run %s: title generation failed: %s", run.id, exc)
-
-
-def _replans_record(run: Run, replans: int) -> None:
-    Run.objects.filter(pk=run.pk).update(replans=replans)
-
-
-def _needs_title(run: Run) -> bool:
-    from chats.models import Conversation
-
-    return not Conversation.objects.filter(pk=run.conversation_id).values_list("title", flat=True).first()
-
-
-def _title_set(run: Run, title: str) -> None:
-    from chats.models import Conversation
-
-    Conversation.objects.filter(pk=run.conversation_id, title="").update(title=title[:200])
 
 
 # --- building the context (sync, on a DB thread) ------------------------------------------------------------
 
 
 def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
+    # The LLM and MCP clients (~2 s of imports): imported by workers, not web processes.
     from agents.llm import LLMClient
     from agents.mcp_client import ToolSession
 
@@ -277,10 +264,7 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
 
 def _identity(run: Run, cluster):
     """Acting as the person (orgs/impersonation.py): the signer of each call's identity assertion, or None."""
-    from orgs.impersonation import call_signer
-
-    approved = Approval.objects.filter(run=run, decision=Approval.Decision.APPROVED).select_related("decided_by")
-    return call_signer(cluster, run.requested_by, lambda: {a.call_id: a.decided_by for a in approved})
+    return call_signer(cluster, run.requested_by, lambda: run_approvers(run))
 
 
 _llm_clients: dict[str, object] = {}
@@ -299,22 +283,12 @@ def _llm_client(client_class, connection=None):
 
 
 def _model_connection(run: Run):
-    from orgs.models import ModelConnection
-
     return ModelConnection.objects.filter(org_id=run.conversation.org_id).first()
 
 
 def _history(run: Run) -> list[dict]:
-    earlier = Message.objects.filter(conversation_id=run.conversation_id, role__in=["user", "assistant"])
-    if run.message is not None:
-        earlier = earlier.filter(created_at__lt=run.message.created_at)
-    rows = list(earlier.order_by("-created_at").values("role", "content")[:HISTORY_MESSAGES])
-    return [{"role": row["role"], "content": row["content"]} for row in reversed(rows)]
-
-
-def _resume_value(run: Run, resume: dict) -> dict:
-    approval = Approval.objects.get(run=run, pk=resume["approval_id"], call_id=resume["call_id"])
-    return services.approval_resume_value(approval)
+    before = run.message.created_at if run.message is not None else None
+    return conversation_history(conversation_id=run.conversation_id, before=before, limit=HISTORY_MESSAGES)
 
 
 def _policy_inputs(run: Run) -> dict:

@@ -16,8 +16,8 @@ from agents.context import RunContext
 from agents.executor import executor
 from agents.planner import planner
 from agents.responder import responder
+from agents.state import InputState, State, run_reset
 from agents.verifier import verifier
-from workflows.state import InputState, State, run_reset
 
 DECISIONS = ("approve", "deny", "expired")
 

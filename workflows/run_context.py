@@ -20,14 +20,14 @@ from django.utils import timezone
 from agents.namespace_scope import OutOfScope, scope_arguments
 from chats.deltas import DeltaStream
 from chats.event_log import storable
-from chats.models import Message
 from chats.publisher import aevent_publish
+from chats.services import message_assistant_create
 from orgs.pricing import Usage, run_cost
 from orgs.selectors import cluster_can_operate, cluster_can_request_changes
 from skyflo.metrics import llm_chat_observed
 from skyflo.tracing import llm_traced
-from workflows.executor import RunHandle, db
 from workflows.models import Approval, Run, ToolCall
+from workflows.run_loop import RunHandle, db
 
 UNKNOWN_OUTCOME = (
     "This call was started but its worker stopped before it reported a result; it was NOT run again. "
@@ -57,7 +57,13 @@ class DjangoMessageStream:
 
     async def complete(self, text: str) -> None:
         await self.close()
-        message = await db(_assistant_message_create, run=self.run, message_id=self.message_id, content=text)
+        message = await db(
+            message_assistant_create,
+            conversation_id=self.run.conversation_id,
+            message_id=self.message_id,
+            content=text,
+            run_id=self.run.id,
+        )
         await aevent_publish(
             conversation_id=self.run.conversation_id,
             run_id=self.run.id,
@@ -79,23 +85,9 @@ class DjangoMessageStream:
             await self._deltas.close()
 
 
-def _assistant_message_create(*, run: Run, message_id: str, content: str) -> Message:
-    content = storable(content)
-    message, _ = Message.objects.get_or_create(
-        id=message_id,
-        defaults={
-            "conversation_id": run.conversation_id,
-            "role": Message.Role.ASSISTANT,
-            "content": content,
-            "run_id": run.id,
-        },
-    )
-    return message
-
-
 class RunLLM:
     """The process's LLM client as one run uses it: the run's first request marks the run set up, so that its
-    set-up slot (workflows/executor.py) goes to the next run while this one waits for the model."""
+    set-up slot (workflows/run_loop.py) goes to the next run while this one waits for the model."""
 
     def __init__(self, client, handle: RunHandle):
         self._client = client

@@ -1,17 +1,17 @@
-"""Reads for runs and approvals, always given the asking user: what you may not see is 404."""
+"""Reads for runs and approvals: what the asking user may not see is 404. `run_usage` reads a run already shown."""
 
 from __future__ import annotations
 
 from django.http import Http404
+from django.utils import timezone
 
+from chats.selectors import conversation_get_for_view
 from orgs.models import User
-from workflows.models import Approval, Run, ToolCall
+from workflows.models import Approval, Run
 
 
 def run_get_for_view(*, user: User, run_id) -> Run:
     """The run if the user may see its conversation, else Http404."""
-    from chats.selectors import conversation_get_for_view
-
     run = Run.objects.select_related("conversation__cluster", "conversation__org").filter(pk=run_id).first()
     if run is None:
         raise Http404("No such run.")
@@ -21,8 +21,6 @@ def run_get_for_view(*, user: User, run_id) -> Run:
 
 def approval_get_for_view(*, user: User, approval_id) -> Approval:
     """The approval if the user may see its run's conversation, else Http404."""
-    from chats.selectors import conversation_get_for_view
-
     approval = (
         Approval.objects.select_related("run__conversation__cluster", "run__conversation__org")
         .filter(pk=approval_id)
@@ -38,5 +36,17 @@ def run_approvals_pending(*, run: Run) -> list[Approval]:
     return list(run.approvals.filter(decision=Approval.Decision.PENDING).order_by("created_at"))
 
 
-def run_tool_calls(*, run: Run) -> list[ToolCall]:
-    return list(run.tool_calls.order_by("started_at", "id"))
+def run_approvers(run: Run) -> dict[str, User]:
+    """Who approved each approved call of the run, by call id."""
+    approved = Approval.objects.filter(run=run, decision=Approval.Decision.APPROVED).select_related("decided_by")
+    return {a.call_id: a.decided_by for a in approved}
+
+
+def run_usage(run: Run) -> dict:
+    duration = (run.finished_at or timezone.now()) - (run.started_at or run.created_at)
+    return {
+        "prompt_tokens": run.prompt_tokens,
+        "completion_tokens": run.completion_tokens,
+        "cost_usd": float(run.cost_usd),
+        "duration_ms": int(duration.total_seconds() * 1000),
+    }

@@ -1,8 +1,8 @@
-"""Celery tasks: start and resume runs, expire approvals, recover runs whose worker died.
+"""Celery tasks: start and resume runs, and the beat's periodic jobs.
 
-Tasks take ids and call the engine or a service. Workers run with a thread pool
+Tasks take ids and call the engine or a job. Workers run with a thread pool
 (`celery -A skyflo worker --pool threads --concurrency 50`); each task hands its coroutine to the process's
-run loop (workflows/executor.py) and waits, so the message is acknowledged (acks_late) only when the run is
+run loop (workflows/run_loop.py) and waits, so the message is acknowledged (acks_late) only when the run is
 finished or parked at an approval. A redelivered task finds nothing to claim and returns.
 """
 
@@ -12,8 +12,9 @@ from celery import shared_task
 from celery.signals import worker_ready
 
 from skyflo.gc_settle import gc_settle
-from workflows import engine, services
-from workflows.executor import run_loop
+from workflows import engine, expiry, recovery
+from workflows.dispatch import RUN_EXECUTE_TASK, RUN_RESUME_TASK
+from workflows.run_loop import run_loop
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +30,21 @@ def _warm_up_done(future) -> None:
     gc_settle()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=RUN_EXECUTE_TASK, acks_late=True, ignore_result=True)
 def run_execute(run_id: str) -> None:
     run_loop().submit(engine.run_execute(run_id)).result()
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(name=RUN_RESUME_TASK, acks_late=True, ignore_result=True)
 def run_resume(run_id: str, decision: dict) -> None:
     run_loop().submit(engine.run_resume(run_id, decision)).result()
 
 
 @shared_task(ignore_result=True)
 def approvals_expire() -> int:
-    return services.approvals_expire()
+    return expiry.approvals_expire()
 
 
 @shared_task(ignore_result=True)
 def runs_recover() -> list[str]:
-    return services.runs_recover()
+    return recovery.runs_recover()

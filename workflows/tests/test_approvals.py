@@ -5,7 +5,7 @@ from guardian.shortcuts import assign_perm
 from chats.models import RunEvent
 from orgs.models import Role
 from tests.accounts import bearer_client, make_member
-from workflows import services
+from workflows import expiry
 from workflows.models import Approval, Run
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_overdue_approvals_expire_and_resume_their_runs(room, waiting, django_ca
     fresh = room.approval(fresh_run)
     Approval.objects.filter(pk=waiting.pk).update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.approvals_expire() == 1
+        assert expiry.approvals_expire() == 1
     waiting.refresh_from_db()
     fresh.refresh_from_db()
     assert (waiting.decision, fresh.decision) == ("expired", "pending")

@@ -9,7 +9,7 @@ from django.utils import timezone
 from chats.models import Conversation
 from orgs.models import AuditEvent, User
 from tests.accounts import bearer_client, make_team, make_user
-from workflows import services
+from workflows import expiry
 from workflows.models import Approval, Run, ToolCall
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +88,6 @@ def test_finding_16_decisions_cancels_and_shares_are_audited(room):
 def test_finding_16_expiry_is_audited(room):
     waiting = room.run(status=Run.Status.AWAITING_APPROVAL)
     approval = room.approval(waiting, expires_at=timezone.now() - timezone.timedelta(seconds=1))
-    assert services.approvals_expire() == 1
+    assert expiry.approvals_expire() == 1
     event = AuditEvent.objects.get(action="approval.expired")
     assert (event.actor, event.target_id) == (None, str(approval.pk))

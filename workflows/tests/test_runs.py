@@ -3,7 +3,7 @@ from django.utils import timezone
 
 from chats.models import RunEvent
 from tests.accounts import bearer_client
-from workflows import services
+from workflows import lifecycle, recovery
 from workflows.models import Approval, Run
 
 pytestmark = pytest.mark.django_db
@@ -68,8 +68,8 @@ def test_cancelling_a_finished_run_conflicts(room):
 
 def test_a_run_is_claimed_once(room):
     run = room.run()
-    assert services.run_claim(run_id=run.id, worker="a") is not None
-    assert services.run_claim(run_id=run.id, worker="b") is None
+    assert lifecycle.run_claim(run_id=run.id, worker="a") is not None
+    assert lifecycle.run_claim(run_id=run.id, worker="b") is None
     run.refresh_from_db()
     assert (run.status, run.worker) == ("running", "a")
 
@@ -79,7 +79,7 @@ def test_it_recovers_runs_whose_worker_stopped(room, settings, django_capture_on
     stale = room.run(status=Run.Status.RUNNING, heartbeat_at=timezone.now() - timezone.timedelta(seconds=30))
     fresh = room.run(status=Run.Status.RUNNING, heartbeat_at=timezone.now())
     with django_capture_on_commit_callbacks() as callbacks:
-        assert services.runs_recover() == [str(stale.id)]
+        assert recovery.runs_recover() == [str(stale.id)]
     stale.refresh_from_db()
     fresh.refresh_from_db()
     assert (stale.status, stale.attempt, stale.worker) == ("queued", 1, "")
@@ -89,8 +89,8 @@ def test_it_recovers_runs_whose_worker_stopped(room, settings, django_capture_on
 
 def test_it_finishes_a_run_once(room):
     run = room.run(status=Run.Status.RUNNING)
-    services.run_finish(run=run, status="failed", error=("llm_not_configured", "set LLM_BASE_URL"))
-    services.run_finish(run=run, status="succeeded")
+    lifecycle.run_finish(run=run, status="failed", error=("llm_not_configured", "set LLM_BASE_URL"))
+    lifecycle.run_finish(run=run, status="succeeded")
     run.refresh_from_db()
     assert (run.status, run.error_code) == ("failed", "llm_not_configured")
     types = list(RunEvent.objects.filter(run_id=run.id).values_list("type", flat=True))
@@ -100,8 +100,8 @@ def test_it_finishes_a_run_once(room):
 def test_an_approval_request_is_recorded_once(room):
     run = room.run(status=Run.Status.RUNNING)
     args = {"call_id": "c1", "tool": "k8s_scale", "args": {"replicas": 3}, "preview": "diff"}
-    first = services.run_await_approval(run=run, **args)
-    again = services.run_await_approval(run=run, **args)
+    first = lifecycle.run_await_approval(run=run, **args)
+    again = lifecycle.run_await_approval(run=run, **args)
     assert first is not None
     assert again.pk == first.pk
     assert Approval.objects.filter(run=run).count() == 1

@@ -1,11 +1,11 @@
-"""A worker process sets up at most SETUP_SLOTS runs at once (workflows/executor.py), first come first served."""
+"""A worker process sets up at most SETUP_SLOTS runs at once (workflows/run_loop.py), first come first served."""
 
 import asyncio
 
 from agents.llm import LLMClient
 from tests.scripted_llm import say
-from workflows.executor import SETUP_SLOTS, RunHandle, RunLoop
 from workflows.run_context import RunLLM
+from workflows.run_loop import SETUP_SLOTS, RunHandle, RunLoop
 
 LONG = 3600.0  # no slot is given back by the clock in these tests unless they say so
 

@@ -1,16 +1,11 @@
-"""The process's run loop: one asyncio event loop in a daemon thread that carries every run of the process.
+"""The process's run loop: one asyncio event loop that carries every run of the process (a daemon thread in a
+worker, whose thread-pool tasks submit and wait; the web server's own loop in embedded mode), its DB threads, and
+one watcher that heart-beats the runs it holds and turns a Run's cancel flag into the cancellation of its graph
+task (which stops the LLM stream and the MCP call).
 
-A Celery worker (thread pool) submits each task's coroutine here and waits for it, so one process carries
-dozens of I/O-bound runs; the web process in embedded mode submits without waiting. One watcher per process
-heart-beats every run it holds and turns a cancel request (the Run row's flag, polled every CANCEL_POLL_S)
-into the cancellation of that run's graph task, which stops the LLM stream and the MCP call.
-
-Setting a run up (claim, context, tool session and its tool list, policy, graph state) is the CPU-heaviest
-thing it does before it waits for the model. When 50 runs arrive at once, setting them all up interleaved keeps
-the loop busy for seconds and the answers already streaming wait behind it (tokens ~300 ms late at p99 in
-bench/workflow_stream.py). So a process sets up at most SETUP_SLOTS runs at a time, in arrival order; a run
-gives its slot back when its first request to the model goes out (waiting for the model costs no CPU), when it
-ends, or after SETUP_SLOT_MAX_S in any case, so that a slow tool server never holds other runs back for longer.
+At most SETUP_SLOTS runs are set up at a time, in arrival order: set-up is the CPU-heaviest part of a run, and
+many at once delay the tokens already streaming (figures in bench/README.md). A run gives its slot back when its
+first request goes to the model, when it ends, or after SETUP_SLOT_MAX_S, so a slow tool server holds no one back.
 """
 
 from __future__ import annotations
@@ -26,14 +21,17 @@ from collections.abc import Coroutine
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from asgiref.sync import SyncToAsync
 from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from chats.publisher import publisher_loop_set
+from workflows.models import Run
+
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.3
-HOUSEKEEPING_S = 30.0
 DB_THREADS = 16
 CONNECTION_CHECK_S = 5.0
 SETUP_SLOTS = 2
@@ -48,9 +46,8 @@ _db_thread = threading.local()
 
 
 def _db_call(fn, args, kwargs):
-    # close_old_connections() drops a connection past CONN_MAX_AGE or left unusable by an error, and makes the
-    # next query health-check it with a round trip of its own. Once per CONNECTION_CHECK_S per thread (and after
-    # any error) is enough; before every call it doubled the round trips of every run's database work.
+    # close_old_connections() costs a health-check round trip; once per CONNECTION_CHECK_S per thread (and after
+    # an error) is enough.
     now = time.monotonic()
     if now - getattr(_db_thread, "checked_at", float("-inf")) >= CONNECTION_CHECK_S:
         close_old_connections()
@@ -174,8 +171,6 @@ class RunLoop:
 
 
 def _watch_once(ids: list[str], beat: bool) -> list[str]:
-    from workflows.models import Run
-
     if beat:
         Run.objects.filter(pk__in=ids, status=Run.Status.RUNNING).update(heartbeat_at=timezone.now())
     return [str(pk) for pk in Run.objects.filter(pk__in=ids, cancel_requested=True).values_list("pk", flat=True)]
@@ -190,28 +185,12 @@ def run_loop() -> RunLoop:
     with _lock:
         if _run_loop is None:
             _run_loop = RunLoop(_web_server_loop() if settings.RUNS_IN_PROCESS else None)
-            if settings.RUNS_IN_PROCESS:
-                _run_loop.submit(_housekeeping())
+            publisher_loop_set(_run_loop.loop)  # the runs' events and those of the process's sync code leave here
         return _run_loop
 
 
 def _web_server_loop() -> asyncio.AbstractEventLoop | None:
     """The ASGI server's loop when called from a sync view under it (asgiref records it per thread)."""
-    from asgiref.sync import SyncToAsync
-
     loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
     same_process = getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid()
     return loop if loop is not None and same_process and loop.is_running() else None
-
-
-async def _housekeeping() -> None:
-    """Embedded mode has no beat: expire approvals and recover stalled runs from here."""
-    from workflows import services
-
-    while True:
-        await asyncio.sleep(HOUSEKEEPING_S)
-        for job in (services.approvals_expire, services.runs_recover):
-            try:
-                await db(job)
-            except Exception:
-                logger.exception("embedded housekeeping: %s failed", job.__name__)

@@ -2,7 +2,7 @@
 
 Input of a run: {"request": str, "run_id": str}. Output read by the driver: `outcome`
 ("succeeded" | "failed" | "denied" | "cancelled") and `answer`; while waiting for an approval the
-result carries "__interrupt__" instead (see agents/context.py).
+result carries "__interrupt__" instead (see agents/context.py; workflows/graph.py wires the graph over it).
 """
 
 from __future__ import annotations
