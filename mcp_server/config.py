@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 NAMESPACE_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+SERVER_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$")
 
 
 class ConfigError(ValueError):
@@ -24,6 +26,7 @@ class ServerConfig:
     allowed_origins: tuple[str, ...] = ()
     helm_repositories: tuple[str, ...] = ()
     impersonation_key: bytes | None = None  # set: every call must carry a valid identity assertion (identity.py)
+    stdio_servers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> argv (stdio_servers.py)
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -91,6 +94,26 @@ def _env_impersonation_key(environ: Mapping[str, str]) -> bytes | None:
     return key.encode()
 
 
+def _env_stdio_servers(environ: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+    """`MCP_STDIO_SERVERS`: {"name": ["command", "arg", ...]}, the stdio servers this host launches."""
+    raw = environ.get("MCP_STDIO_SERVERS", "").strip()
+    if not raw:
+        return {}
+    shape = 'MCP_STDIO_SERVERS must be a JSON object {"name": ["command", "arg", ...]}'
+    try:
+        servers = json.loads(raw)
+    except json.JSONDecodeError:
+        raise ConfigError(shape) from None
+    if not isinstance(servers, dict):
+        raise ConfigError(shape)
+    for name, argv in servers.items():
+        if not SERVER_NAME_RE.match(name):
+            raise ConfigError(f"MCP_STDIO_SERVERS: {name!r} is not a name (lowercase letters, digits and '-')")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) and a for a in argv):
+            raise ConfigError(f"MCP_STDIO_SERVERS: {name!r} needs a list of strings, the command and its arguments")
+    return {name: tuple(argv) for name, argv in servers.items()}
+
+
 def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
     """Build the configuration from `environ` (default: os.environ)."""
     environ = dict(os.environ if environ is None else environ)
@@ -108,5 +131,6 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> ServerConfig:
         allowed_origins=_env_origins(environ),
         helm_repositories=_env_repositories(environ),
         impersonation_key=_env_impersonation_key(environ),
+        stdio_servers=_env_stdio_servers(environ),
         env=environ,
     )

@@ -18,6 +18,7 @@ from mcp_server.config import ServerConfig
 from mcp_server.identity import META_KEY
 from mcp_server.observability import ToolMetrics
 from mcp_server.policy import ToolPolicy
+from mcp_server.stdio_servers import stdio_servers_mount
 from mcp_server.toolbox import Toolbox
 from mcp_server.tools import all_tools, spec_of
 
@@ -61,7 +62,8 @@ def build_server(config: ServerConfig) -> MCPServer[Toolbox]:
 
 
 def build_http_app(config: ServerConfig) -> ASGIApp:
-    """Streamable HTTP at /mcp plus GET /healthz, behind bearer-token and Origin checks."""
+    """Streamable HTTP at /mcp (and the operator's stdio servers at /servers/<name>/mcp) plus GET /healthz, behind
+    bearer-token and Origin checks."""
     if not config.token:
         raise ValueError("MCP_SERVER_TOKEN must be set to serve over HTTP")
     server = build_server(config)
@@ -74,6 +76,7 @@ def build_http_app(config: ServerConfig) -> ASGIApp:
         streamable_http_path="/mcp",
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
     )
+    stdio_servers_mount(app, config.stdio_servers, config.env)
     return GuardMiddleware(app, token=config.token, allowed_origins=config.allowed_origins)
 
 

@@ -10,6 +10,7 @@ import pytest
 from orgs.models import ClusterConnection
 from tests.live import shop_make
 from tests.scripted_llm import call, plan, say, verdict
+from tests.third_party_mcp import binary_or_skip
 from workflows.models import ToolCall
 
 pytestmark = pytest.mark.e2e
@@ -128,3 +129,40 @@ def test_a_denied_tool_is_never_offered_to_the_model_and_a_call_naming_it_is_ref
     assert "approval.requested" not in events.types()
     assert shop.sandbox.changes(f"/namespaces/{ns}/deployments/web") == []
     assert shop.replicas()[0] == 1
+
+
+@pytest.fixture
+def stdio_shop(live_db, live_stack, toolserver_factory, sandbox_cluster):
+    """The shop's connection pointed at kubernetes-mcp-server in its stdio mode, which our tool server launches from
+    the operator's MCP_STDIO_SERVERS and serves at /servers/kubernetes/mcp behind its own token."""
+    argv = [str(binary_or_skip()), "--kubeconfig", sandbox_cluster.kubeconfig, "--cluster-provider", "kubeconfig"]
+    bridge = toolserver_factory(env={"MCP_STDIO_SERVERS": json.dumps({"kubernetes": argv})})
+    shop = shop_make(live_stack, bridge, sandbox_cluster)
+    shop.cluster.kind = ClusterConnection.Kind.MCP
+    shop.cluster.mcp_server_url = bridge.url.removesuffix("/mcp") + "/servers/kubernetes/mcp"
+    shop.cluster.save()
+    return shop
+
+
+def test_a_run_lists_pods_through_a_stdio_server_the_tool_server_launched(stdio_shop, live_llm):
+    shop, ns = stdio_shop, stdio_shop.namespace
+    pods = shop.sandbox.kubectl("get", "pods", "-n", ns, "-o", "name").stdout.replace("pod/", "").split()
+    live_llm.set_script(
+        [
+            plan([("List the pods", "pods_list_in_namespace")]),
+            call("pods_list_in_namespace", {"namespace": ns}),
+            verdict(True, "listed"),
+            say(f"{len(pods)} pod(s) run in {ns}.", agent="responder"),
+        ]
+    )
+    with shop.socket() as events:
+        shop.ask("which pods run here?")
+        assert events.until("run.finished")["data"]["status"] == "succeeded"
+
+    (result,) = [f["data"] for f in events.of("tool.result")]
+    assert result["ok"]
+    assert pods
+    assert all(pod in result["output"] for pod in pods)
+    assert "approval.requested" not in events.types()
+    tools = set().union(*(offered(r) for r in live_llm.requests()))
+    assert {"resources_scale", "pods_list_in_namespace"} <= tools  # the server's own tools, approval by annotation
