@@ -36,6 +36,7 @@ VALUE_SETS = {
     "existing-secret": {"config.existingSecret": "skyflo-prod", "config.databaseUrl": "", "config.redisUrl": ""},
     "settings": {
         "toolserver.helmRepositories": "{https://charts.example/stable,oci://registry.example/charts}",
+        "toolserver.stdioServers.kubernetes": "{kubernetes-mcp-server,--read-only}",
         "config.mcpAllowedNetworks": "{10.0.0.0/8,fd00::/8}",
         "config.dbPoolSize": "12",
         "config.llmApiVersion": "2024-10-21",
@@ -397,6 +398,8 @@ def test_the_new_settings_reach_the_containers_that_read_them(rendered):
     toolserver = plain_env(docs, "sky-skyflo-toolserver")
     assert toolserver["MCP_HELM_REPOSITORIES"] == "https://charts.example/stable,oci://registry.example/charts"
     assert plain_env(default, "sky-skyflo-toolserver")["MCP_HELM_REPOSITORIES"] == ""  # every chart refused
+    assert json.loads(toolserver["MCP_STDIO_SERVERS"]) == {"kubernetes": ["kubernetes-mcp-server", "--read-only"]}
+    assert plain_env(default, "sky-skyflo-toolserver")["MCP_STDIO_SERVERS"] == ""
     for name in DJANGO:
         env = plain_env(docs, name)
         assert env["SKYFLO_MCP_ALLOWED_NETWORKS"] == "10.0.0.0/8,fd00::/8", name
@@ -421,10 +424,11 @@ def test_it_refuses_bad_new_settings():
         ("config.mcpAllowedNetworks", "{everything}"),
         ("config.dbPoolSize", "1"),
         ("config.llmReasoningEffort", "max"),
+        ("toolserver.stdioServers.Bad_Name", "{x}"),
     ):
         result = helm("template", "x", str(CHART), *set_args({key: value}), check=False)
         assert result.returncode != 0, key
-        assert key in result.stderr, key
+        assert key in result.stderr or key.removesuffix(".Bad_Name") in result.stderr, key  # a bad name: its map
 
 
 @pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
