@@ -1,0 +1,137 @@
+"""Undo: what a mutating call will change, read right before it runs, and the call that puts it back.
+
+The saved state is read through the tool server's read-only tools (`k8s_get -o json`, `helm_status`), so it is
+redacted as every output is. A Secret's data is therefore never kept, and a Secret is never offered an undo.
+The restoring call is an ordinary call: it waits for an approval, is previewed and audited like any other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents.context import RunContext
+
+log = logging.getLogger(__name__)
+
+# Tools whose change to one named object is undone by applying that object as it was.
+APPLY_BACK = {
+    "k8s_scale",
+    "k8s_set_image",
+    "k8s_patch",
+    "k8s_label",
+    "k8s_annotate",
+    "k8s_rollout_restart",
+    "k8s_rollout_undo",
+    "k8s_delete",
+}
+OPPOSITE = {"k8s_cordon": "k8s_uncordon", "k8s_uncordon": "k8s_cordon"}
+SERVER_METADATA = (
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "managedFields",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "ownerReferences",
+)
+SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision")
+REVISION = re.compile(r"^REVISION:\s*(\d+)\s*$", re.MULTILINE)
+
+
+def _kind(args: dict) -> str:
+    return str(args.get("kind") or "").lower()
+
+
+def no_undo_reason(tool: str, args: dict) -> str | None:
+    """Why this call can never be undone (a sentence), or None when an undo will be offered once it ran."""
+    kind = _kind(args)
+    if tool == "k8s_delete" and kind in ("namespace", "namespaces", "ns"):
+        return "a deleted namespace and everything in it cannot be restored."
+    if kind in ("secret", "secrets"):
+        return "Skyflo never keeps a Secret's data, so it cannot put a Secret back."
+    if tool in APPLY_BACK:
+        return None if args.get("name") else "the call names no single object, so there is nothing saved to restore."
+    if tool in OPPOSITE or tool == "helm_upgrade":
+        return None
+    return f"Skyflo cannot tell what {tool} changes, so it saves nothing to restore."
+
+
+def undo_note(tool: str, args: dict) -> str:
+    """What the approval card says about undo, before anyone approves."""
+    reason = no_undo_reason(tool, args)
+    if reason is not None:
+        return f"No undo: {reason}"
+    return "Undo will be offered: what this call changes is saved right before it runs."
+
+
+async def snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict]:
+    """(the saved state or None, the restoring call {tool, args, title} or {"none": why}) of `call`, read now."""
+    tool, args = call["tool"], call["args"]
+    if (reason := no_undo_reason(tool, args)) is not None:
+        return None, {"none": reason}
+    if tool in OPPOSITE:
+        restoring = {"tool": OPPOSITE[tool], "args": {"node": args.get("node")}}
+        return None, restoring | {"title": f"Undo {tool} of node {args.get('node')}"}
+    if tool == "helm_upgrade":
+        return await _helm_snapshot(ctx, call)
+    read = {"kind": args["kind"], "name": args["name"], "output": "json"}
+    read |= {"namespace": args["namespace"]} if args.get("namespace") else {}
+    output = await _read(ctx, call, "k8s_get", read)
+    try:
+        saved = json.loads(output) if output is not None else None
+    except ValueError:
+        saved = None
+    if not isinstance(saved, dict) or not saved.get("kind"):
+        return None, {"none": f"the {args['kind']} {args['name']} could not be read before the call ran."}
+    manifest = cleaned(saved)
+    where = {"namespace": args["namespace"]} if args.get("namespace") else {}
+    title = f"Undo {tool}: apply {args['kind']} {args['name']} as it was before"
+    return saved, {
+        "tool": "k8s_apply",
+        "args": {"manifest": json.dumps(manifest, sort_keys=True), **where},
+        "title": title,
+    }
+
+
+def cleaned(obj: dict) -> dict:
+    """The object as one would apply it: no status, no fields the API server sets."""
+    obj = {k: v for k, v in obj.items() if k != "status"}
+    metadata = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_METADATA}
+    annotations = {k: v for k, v in (metadata.get("annotations") or {}).items() if k not in SERVER_ANNOTATIONS}
+    metadata.pop("annotations", None)
+    if annotations:
+        metadata["annotations"] = annotations
+    return {**obj, "metadata": metadata}
+
+
+async def _helm_snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict]:
+    args = call["args"]
+    read = {"release": args["release"], **({"namespace": args["namespace"]} if args.get("namespace") else {})}
+    output = await _read(ctx, call, "helm_status", read)
+    found = REVISION.search(output or "")
+    if found is None:
+        return None, {"none": f"the release {args['release']} had no revision to go back to before the call ran."}
+    revision = int(found.group(1))
+    restoring = {"tool": "helm_rollback", "args": {**read, "revision": revision}}
+    return {"release": args["release"], "revision": revision}, restoring | {
+        "title": f"Undo helm_upgrade: roll {args['release']} back to revision {revision}"
+    }
+
+
+async def _read(ctx: RunContext, call: dict, tool: str, args: dict) -> str | None:
+    """A read-only call's output, through the run's policy (namespaces) like every call; None when it failed."""
+    args, refusal = ctx.policy.check(tool, args)
+    if refusal is not None:
+        return None
+    try:
+        result = await ctx.tools.call(tool, args, call_id=f"{call['call_id']}:before")
+    except Exception as exc:  # the undo is lost, not the call: it still runs, and the card says no undo
+        log.warning("call %s: reading the state before it failed", call["call_id"], exc_info=exc)
+        return None
+    return result.output if result.ok else None
