@@ -12,6 +12,11 @@ import logging
 import re
 from typing import TYPE_CHECKING
 
+import yaml
+
+from mcp_server.redaction import MASK
+from mcp_server.yaml_input import load_all
+
 if TYPE_CHECKING:
     from agents.context import RunContext
 
@@ -44,21 +49,40 @@ SERVER_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration", "deplo
 REVISION = re.compile(r"^REVISION:\s*(\d+)\s*$", re.MULTILINE)
 
 
-def _kind(args: dict) -> str:
-    return str(args.get("kind") or "").lower()
+def _target(tool: str, args: dict) -> dict | None:
+    """{kind, name, namespace} of the one object the call changes, or None (none or several)."""
+    if tool in APPLY_BACK:
+        if not args.get("name") or not args.get("kind"):
+            return None
+        return {"kind": args["kind"], "name": args["name"], "namespace": args.get("namespace")}
+    if tool != "k8s_apply":
+        return None
+    try:
+        docs = [doc for doc in load_all(str(args.get("manifest") or "")) if doc is not None]
+    except Exception:  # noqa: BLE001 - an unreadable manifest is the tool server's refusal, here only "no undo"
+        return None
+    metadata = (docs[0].get("metadata") or {}) if len(docs) == 1 and isinstance(docs[0], dict) else {}
+    if not metadata.get("name") or not docs[0].get("kind"):
+        return None
+    return {
+        "kind": docs[0]["kind"],
+        "name": metadata["name"],
+        "namespace": metadata.get("namespace") or args.get("namespace"),
+    }
 
 
 def no_undo_reason(tool: str, args: dict) -> str | None:
     """Why this call can never be undone (a sentence), or None when an undo will be offered once it ran."""
-    kind = _kind(args)
+    if tool in OPPOSITE or tool == "helm_upgrade":
+        return None
+    target = _target(tool, args)
+    kind = str((target or args).get("kind") or "").lower()
     if tool == "k8s_delete" and kind in ("namespace", "namespaces", "ns"):
         return "a deleted namespace and everything in it cannot be restored."
     if kind in ("secret", "secrets"):
         return "Skyflo never keeps a Secret's data, so it cannot put a Secret back."
-    if tool in APPLY_BACK:
-        return None if args.get("name") else "the call names no single object, so there is nothing saved to restore."
-    if tool in OPPOSITE or tool == "helm_upgrade":
-        return None
+    if tool in APPLY_BACK or tool == "k8s_apply":
+        return None if target else "the call does not name one single object, so nothing is saved to restore."
     return f"Skyflo cannot tell what {tool} changes, so it saves nothing to restore."
 
 
@@ -80,23 +104,27 @@ async def snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict]:
         return None, restoring | {"title": f"Undo {tool} of node {args.get('node')}"}
     if tool == "helm_upgrade":
         return await _helm_snapshot(ctx, call)
-    read = {"kind": args["kind"], "name": args["name"], "output": "json"}
-    read |= {"namespace": args["namespace"]} if args.get("namespace") else {}
-    output = await _read(ctx, call, "k8s_get", read)
+    target = _target(tool, args)
+    where = {"namespace": target["namespace"]} if target["namespace"] else {}
+    label = f"{target['kind']} {target['name']}"
+    ok, output = await _read(
+        ctx, call, "k8s_get", {"kind": target["kind"], "name": target["name"], "output": "json", **where}
+    )
+    if not ok and tool == "k8s_apply" and "(NotFound)" in output:  # the apply creates it: undo deletes it
+        restoring = {"tool": "k8s_delete", "args": {"kind": target["kind"], "name": target["name"], **where}}
+        return None, restoring | {"title": f"Undo k8s_apply: delete the {label} it created"}
     try:
-        saved = json.loads(output) if output is not None else None
+        saved = json.loads(output) if ok else None
     except ValueError:
         saved = None
     if not isinstance(saved, dict) or not saved.get("kind"):
-        return None, {"none": f"the {args['kind']} {args['name']} could not be read before the call ran."}
+        return None, {"none": f"the {label} could not be read before the call ran."}
     manifest = cleaned(saved)
-    where = {"namespace": args["namespace"]} if args.get("namespace") else {}
-    title = f"Undo {tool}: apply {args['kind']} {args['name']} as it was before"
-    return saved, {
-        "tool": "k8s_apply",
-        "args": {"manifest": json.dumps(manifest, sort_keys=True), **where},
-        "title": title,
-    }
+    if MASK in json.dumps(manifest):  # applying a redacted value back would not restore it
+        return saved, {"none": f"part of the {label} was redacted when it was read, so it cannot be put back."}
+    title = f"Undo {tool}: apply the {label} as it was before"
+    manifest_text = yaml.safe_dump(manifest, sort_keys=True)
+    return saved, {"tool": "k8s_apply", "args": {"manifest": manifest_text, **where}, "title": title}
 
 
 def cleaned(obj: dict) -> dict:
@@ -113,8 +141,8 @@ def cleaned(obj: dict) -> dict:
 async def _helm_snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict]:
     args = call["args"]
     read = {"release": args["release"], **({"namespace": args["namespace"]} if args.get("namespace") else {})}
-    output = await _read(ctx, call, "helm_status", read)
-    found = REVISION.search(output or "")
+    _, output = await _read(ctx, call, "helm_status", read)
+    found = REVISION.search(output)
     if found is None:
         return None, {"none": f"the release {args['release']} had no revision to go back to before the call ran."}
     revision = int(found.group(1))
@@ -124,14 +152,14 @@ async def _helm_snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict
     }
 
 
-async def _read(ctx: RunContext, call: dict, tool: str, args: dict) -> str | None:
-    """A read-only call's output, through the run's policy (namespaces) like every call; None when it failed."""
+async def _read(ctx: RunContext, call: dict, tool: str, args: dict) -> tuple[bool, str]:
+    """(ok, output) of a read-only call, through the run's policy (namespaces) like every call."""
     args, refusal = ctx.policy.check(tool, args)
     if refusal is not None:
-        return None
+        return False, refusal
     try:
         result = await ctx.tools.call(tool, args, call_id=f"{call['call_id']}:before")
-    except Exception as exc:  # the undo is lost, not the call: it still runs, and the card says no undo
+    except Exception as exc:  # the undo is lost, not the call: it still runs, and no Undo is offered
         log.warning("call %s: reading the state before it failed", call["call_id"], exc_info=exc)
-        return None
-    return result.output if result.ok else None
+        return False, ""
+    return result.ok, result.output or ""
