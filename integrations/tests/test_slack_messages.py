@@ -12,6 +12,7 @@ from integrations.models import SlackClusterChannel, SlackMessage
 from integrations.slack import APPROVE, DENY
 from tests.accounts import bearer_client
 from workflows import services as workflows_services
+from workflows.expiry import approvals_expire
 from workflows.models import Approval
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +108,7 @@ def test_an_expired_approval_updates_the_message(
     approval = request_approval(room, django_capture_on_commit_callbacks)
     Approval.objects.filter(pk=approval.pk).update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert workflows_services.approvals_expire() == 1
+        assert approvals_expire() == 1
     assert len([c for c in callbacks if "task_dispatch" in c.__code__.co_names]) == 1
     tasks.slack_approval_refresh.delay(str(approval.id))
     [update] = slack.updates()
