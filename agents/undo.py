@@ -33,6 +33,7 @@ APPLY_BACK = {
     "k8s_rollout_undo",
     "k8s_delete",
 }
+HELM_BACK = ("helm_upgrade", "helm_rollback")  # undone by rolling back to the revision before
 OPPOSITE = {"k8s_cordon": "k8s_uncordon", "k8s_uncordon": "k8s_cordon"}
 SERVER_METADATA = (
     "uid",
@@ -73,7 +74,7 @@ def _target(tool: str, args: dict) -> dict | None:
 
 def no_undo_reason(tool: str, args: dict) -> str | None:
     """Why this call can never be undone (a sentence), or None when an undo will be offered once it ran."""
-    if tool in OPPOSITE or tool == "helm_upgrade":
+    if tool in OPPOSITE or tool in HELM_BACK:
         return None
     target = _target(tool, args)
     kind = str((target or args).get("kind") or "").lower()
@@ -102,7 +103,7 @@ async def snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict]:
     if tool in OPPOSITE:
         restoring = {"tool": OPPOSITE[tool], "args": {"node": args.get("node")}}
         return None, restoring | {"title": f"Undo {tool} of node {args.get('node')}"}
-    if tool == "helm_upgrade":
+    if tool in HELM_BACK:
         return await _helm_snapshot(ctx, call)
     target = _target(tool, args)
     where = {"namespace": target["namespace"]} if target["namespace"] else {}
@@ -148,7 +149,7 @@ async def _helm_snapshot(ctx: RunContext, call: dict) -> tuple[dict | None, dict
     revision = int(found.group(1))
     restoring = {"tool": "helm_rollback", "args": {**read, "revision": revision}}
     return {"release": args["release"], "revision": revision}, restoring | {
-        "title": f"Undo helm_upgrade: roll {args['release']} back to revision {revision}"
+        "title": f"Undo {call['tool']}: roll {args['release']} back to revision {revision}"
     }
 
 

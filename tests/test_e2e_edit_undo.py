@@ -94,7 +94,14 @@ def test_an_approver_edits_the_call_and_exactly_the_approved_arguments_run(shop,
         assert updated["proposed_args"] == proposed
         assert updated["by"] == str(shop.operator2.id)
 
-        assert shop.decide(approval_id, "approve", user=shop.operator2).status_code == 200
+        with shop.client(shop.operator) as client:  # shown the model's arguments, not the edit: not approved
+            stale = client.post(f"/approvals/{approval_id}/decide/", json={"decision": "approve", "args": proposed})
+        assert stale.status_code == 409
+        assert "edited since you looked" in stale.json()["detail"]
+        with shop.client(shop.operator2) as client:
+            seen = {**proposed, "replicas": 5}
+            decided = client.post(f"/approvals/{approval_id}/decide/", json={"decision": "approve", "args": seen})
+        assert decided.status_code == 200, decided.text
         resolved = events.until("approval.resolved")["data"]
         assert resolved["args"]["replicas"] == 5
         assert resolved["proposed_args"] == proposed

@@ -139,6 +139,8 @@ class ApprovalDecideView(APIView):
     class InputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["approve", "deny"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        # The arguments the approver was shown: approving after someone else's edit is a 409, never a blind approve.
+        args = serializers.JSONField(required=False, default=None)
 
         class Meta:
             ref_name = "ApprovalDecideInput"
@@ -147,7 +149,9 @@ class ApprovalDecideView(APIView):
         request=InputSerializer,
         responses={
             200: ApprovalOutputSerializer,
-            409: OpenApiResponse(description="Already decided, expired, or the run is not waiting."),
+            409: OpenApiResponse(
+                description="Already decided, expired, the run is not waiting, or edited since `args` were shown."
+            ),
             **ERRORS,
         },
         summary="Approve or deny a pending tool call; the run resumes.",
@@ -174,6 +178,7 @@ class ApprovalDetailView(APIView):
             200: ApprovalOutputSerializer,
             400: OpenApiResponse(description="The arguments do not fit the tool's schema or the connection's policy."),
             409: OpenApiResponse(description="Already decided, expired, or the run is not waiting."),
+            503: OpenApiResponse(description="The cluster's tool server did not answer; nothing was changed."),
             **ERRORS,
         },
         summary="Edit a pending call's arguments before deciding it; the answer carries the new diff preview.",

@@ -6,6 +6,7 @@ Every service starts with an access check; events and dispatch go after commit. 
 
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Literal
 
@@ -24,7 +25,7 @@ from chats.services import conversation_lock, message_content_validate, message_
 from insights.budgets import budget_admit
 from orgs.models import Role, User
 from orgs.selectors import cluster_can_operate, cluster_can_request_changes, has_role
-from skyflo.api_errors import Conflict, TooManyRequests
+from skyflo.api_errors import Conflict, ServiceUnavailable, TooManyRequests
 from skyflo.tracing import traceparent
 from workflows.dispatch import run_dispatch_after_commit
 from workflows.lifecycle import (
@@ -42,6 +43,7 @@ from workflows.selectors import run_identity, run_policy_inputs
 # Runs that hold a worker or will soon: the per-user limit counts these. A run waiting for a human holds nothing.
 RUNS_BUSY = (Run.Status.QUEUED, Run.Status.RUNNING)
 RUNS_ACTIVE = (Run.Status.QUEUED, Run.Status.RUNNING, Run.Status.AWAITING_APPROVAL)
+logger = logging.getLogger(__name__)
 DECISIONS = {"approve": Approval.Decision.APPROVED, "deny": Approval.Decision.DENIED}
 
 
@@ -164,6 +166,7 @@ def approval_edit(*, user: User, approval: Approval, args) -> Approval:
     the tool's schema or the connection's policy; nothing changed), ToolServerError (the tool server is down).
     """
     from agents.approval_edit import EditRefused, edit_check
+    from agents.errors import ToolServerError
     from agents.mcp_client import ToolSession
 
     _approve_access(user=user, approval=approval)
@@ -190,6 +193,9 @@ def approval_edit(*, user: User, approval: Approval, args) -> Approval:
         scoped, preview = async_to_sync(checked)()
     except EditRefused as exc:
         raise ValidationError(str(exc), code="invalid_args") from None
+    except ToolServerError as exc:
+        logger.warning("approval %s: the edit's tool server failed: %s", approval.pk, exc)
+        raise ServiceUnavailable(f"{exc.sentence} Nothing was changed.") from None
     with transaction.atomic():
         locked = _pending_locked(approval)
         if locked.proposed_args is None:
@@ -205,9 +211,18 @@ def approval_edit(*, user: User, approval: Approval, args) -> Approval:
 
 @transaction.atomic
 def approval_decide(
-    *, user: User, approval: Approval, decision: Literal["approve", "deny"], reason: str = "", source: str = "browser"
+    *,
+    user: User,
+    approval: Approval,
+    decision: Literal["approve", "deny"],
+    reason: str = "",
+    source: str = "browser",
+    args: dict | None = None,
 ) -> Approval:
     """Approve or deny a pending tool call and resume its run.
+
+    `args`, when given: the arguments the approver saw; an approval edited since (by someone else) is a Conflict,
+    so nobody approves arguments they were not shown.
 
     Raises PermissionDenied (not an operator with operate_cluster on the run's cluster; with the org's four-eyes
     rule, approving one's own request) and Conflict (already decided, expired, or the run is no longer waiting).
@@ -219,6 +234,8 @@ def approval_decide(
     if decision == "approve":
         _approve_access(user=user, approval=approval)
     locked = _pending_locked(approval)
+    if args is not None and decision == "approve" and storable(args) != locked.args:
+        raise Conflict("The arguments were edited since you looked: review the new preview, then decide.")
     locked.decision = DECISIONS[decision]
     locked.decided_by = user
     locked.reason = reason or ""
@@ -252,7 +269,8 @@ def tool_call_undo(*, user: User, run: Run, call_id: str) -> tuple[Message, Run]
     undo = call.undo or {}
     if "tool" not in undo:
         raise Conflict(f"This change cannot be undone: {undo.get('none') or 'its state was not saved before it ran.'}")
-    if Run.objects.filter(undo_of=call).exclude(status__in=(Run.Status.DENIED, Run.Status.FAILED)).exists():
+    retried = (Run.Status.DENIED, Run.Status.FAILED, Run.Status.CANCELLED)  # an undo not done may be asked again
+    if Run.objects.filter(undo_of=call).exclude(status__in=retried).exists():
         raise Conflict("An undo of this change was already proposed.")
     preset = {"tool": undo["tool"], "args": undo["args"], "title": undo.get("title") or f"Undo {call.tool}"}
     content = f"{preset['title']} (undo of {call.tool} {call.call_id})"

@@ -277,9 +277,10 @@ function approvalActions(approvalId, card) {
     approve.disabled = deny.disabled = true;
     error.hidden = true;
     try {
-      await api("POST", `/api/v1/approvals/${approvalId}/decide/`, { decision, reason: reason.value.trim() });
+      await api("POST", `/api/v1/approvals/${approvalId}/decide/`, { decision, reason: reason.value.trim(), args: card._args });
     } catch (err) {
-      if (err.status !== 409) { error.textContent = err.message; error.hidden = false; approve.disabled = deny.disabled = false; }
+      // Decided elsewhere: approval.resolved removes this box. Edited since shown (409 too): the sentence says so.
+      error.textContent = err.message; error.hidden = false; approve.disabled = deny.disabled = false;
     }
   };
   approve.addEventListener("click", () => decide("approve"));
