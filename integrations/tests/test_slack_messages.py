@@ -89,6 +89,23 @@ def test_a_decision_in_the_browser_updates_the_message(
     assert len(slack.updates()) == 1
 
 
+def test_an_edit_before_the_decision_updates_the_message_with_the_new_arguments(
+    room, connected, slack, eager_tasks, django_capture_on_commit_callbacks
+):
+    approval = request_approval(room, django_capture_on_commit_callbacks)
+    # What workflows.services.approval_edit saves once the tool server checked the edit and previewed it again.
+    approval.proposed_args, approval.args = approval.args, {**approval.args, "replicas": 2}
+    approval.preview, approval.edited_by = "-  replicas: 1\n+  replicas: 2", room.trio.operator
+    with django_capture_on_commit_callbacks(execute=True):
+        approval.save(update_fields=["args", "preview", "proposed_args", "edited_by"])
+    [update] = slack.updates()
+    shown = texts(update["blocks"])
+    assert '"replicas": 2' in shown
+    assert "+  replicas: 2" in shown
+    assert [b for b in update["blocks"] if b["type"] == "actions"]  # still waiting: the buttons stay
+    assert SlackMessage.objects.get(approval=approval).shown == "pending"
+
+
 def test_the_decision_queues_the_update_after_commit(
     room, connected, slack, eager_tasks, django_capture_on_commit_callbacks
 ):
