@@ -171,6 +171,27 @@ def test_undo_of_a_scale_and_of_a_set_image_goes_through_an_approval(shop, live_
     assert image() == before["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
 
 
+def test_undo_of_an_apply_that_created_an_object_deletes_it(shop, live_llm):
+    ns = shop.namespace
+    manifest = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "promo"}, "data": {"a": "b"}})
+    one_change(live_llm, "k8s_apply", {"manifest": manifest, "namespace": ns}, "Created.")
+    with shop.socket() as events:
+        run_id = shop.ask("create the promo config map")["run"]["id"]
+        result, _ = approved_run(shop, events)
+    assert shop.sandbox.get_json("configmap", "promo", ns)["data"] == {"a": "b"}
+    after_undo(live_llm)
+    with shop.socket() as events:
+        assert undo(shop, run_id, result["call_id"], shop.operator).status_code == 202
+        requested = events.until("approval.requested")["data"]
+        assert (requested["tool"], requested["args"]) == (
+            "k8s_delete",
+            {"kind": "ConfigMap", "name": "promo", "namespace": ns},
+        )
+        _, finished = approved_run(shop, events, requested)
+    assert finished["status"] == "succeeded"
+    assert shop.sandbox.kubectl("get", "configmap", "promo", "-n", ns, check=False).returncode != 0
+
+
 def test_the_card_says_when_no_undo_is_possible(shop, live_llm):
     doomed = shop.sandbox.new_namespace("doomed")
     one_change(live_llm, "k8s_delete", {"kind": "namespace", "name": doomed}, "Not deleted.")
