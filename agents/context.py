@@ -80,8 +80,18 @@ class RunContext(Protocol):
         wants to prevent a blind repeat of a mutating call; nodes treat any dict as "done".
         """
 
-    async def ledger_start(self, call_id: str, tool: str, args: dict, mutating: bool) -> None:
-        """Record that a call is about to run (before the tool server sees it).
+    async def ledger_start(
+        self,
+        call_id: str,
+        tool: str,
+        args: dict,
+        mutating: bool,
+        *,
+        before: dict | None = None,
+        undo: dict | None = None,
+    ) -> None:
+        """Record that a call is about to run (before the tool server sees it); an approved change also keeps
+        `before` (what it changes, as read just now) and `undo` (the restoring call, or why there is none).
 
         Only plan-step calls use the ledger (mutating ones always, after approval); the planner's
         and verifier's read-only discovery calls do not. Call ids are "{run_id}:{round}:{step_id}:{n}".

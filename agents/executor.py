@@ -12,6 +12,7 @@ from agents.state import State
 from agents.tool_arguments import MAX_ARGUMENT_REPAIRS, argument_error_message, arguments_problem
 from agents.tool_runs import ensure_not_cancelled, preview, record, run_call
 from agents.transcript import results_block
+from agents.undo import snapshot
 
 
 async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
@@ -28,11 +29,19 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
         call = next(c for c in calls if c["call_id"] == state.pending_approval["call_id"])
         if decision != "approve":
             return await _denied(ctx, state, step, call)
+        # What runs is what was approved: an approver may have edited the arguments (workflows/services.py).
+        approved, proposed = (state.approval or {}).get("args"), None
+        if isinstance(approved, dict) and approved != call["args"]:
+            proposed, call["args"] = call["args"], approved
         # Re-checked now, not when the approval was asked for: rights and the cluster may have changed since.
         if (refusal := await ctx.mutation_refusal(call)) is not None:
             call["status"] = "refused"
             return await _advance(ctx, state, step, calls, results, [{**call, "reason": refusal}])
-        results.append(await run_call(ctx, call, step["id"]))
+        saved = await snapshot(ctx, call) if await ctx.ledger_get(call["call_id"]) is None else None
+        result = await run_call(ctx, call, step["id"], saved=saved)
+        if proposed is not None:  # the model is told, with the result the next node reads
+            result["edited_from"] = proposed
+        results.append(result)
         call["status"] = "done"
     elif not calls:
         await ensure_not_cancelled(ctx)

@@ -45,6 +45,8 @@ async def planner(state: State, runtime: Runtime[RunContext]) -> dict:
     """Plan the run (or re-plan with the verifier's findings); emits `plan.created` when tools are needed."""
     ctx = runtime.context
     await ensure_not_cancelled(ctx)
+    if state.preset_call and state.round == 0:
+        return await _preset(ctx, state)
     history, summary = await bounded_history(ctx, state.summary or None)
     system = f"{load_prompt('planner')}\n\n{setting(ctx)}\nTools:\n{tool_catalogue(ctx)}"
     messages = [{"role": "system", "content": system}, *history, {"role": "user", "content": _ask(state)}]
@@ -79,3 +81,16 @@ def _step(ctx: RunContext, index: int, step: PlanStep) -> dict:
     mutating = ctx.policy.requires_approval(step.tool) if step.tool else False
     # Ids are ours (s1, s2, ...) so call ids derived from them are unique within a round.
     return {"id": f"s{index}", "title": step.title, "tool": step.tool, "mutating": mutating}
+
+
+async def _preset(ctx: RunContext, state: State) -> dict:
+    """An undo run: its one step is the restoring call, exactly as saved; it goes to the approval like any other
+    (the policy, not the model or the preset, says whether it needs one)."""
+    preset = state.preset_call
+    step = {"id": "s1", "title": preset["title"], "tool": preset["tool"]}
+    step["mutating"] = ctx.policy.requires_approval(preset["tool"])
+    await ctx.emit("plan.created", {"steps": [step]})
+    await ctx.emit("step.started", {"step_id": "s1"})
+    call = {"call_id": f"{state.run_id}:0:s1:1", "tool": preset["tool"], "args": dict(preset["args"])}
+    call |= {"mutating": step["mutating"], "status": "pending"}
+    return {"plan": [step], "plan_summary": preset["title"], "step_index": 0, "step_calls": [call], "replan": False}

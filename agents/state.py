@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 class InputState:
     request: str = ""
     run_id: str = ""
+    # An undo run's single step {tool, args, title}: planned without the model (agents/planner.py).
+    preset_call: dict | None = None
 
 
 @dataclass(kw_only=True)

@@ -25,9 +25,14 @@ def arguments_problem(tool_call: ModelToolCall, policy: ToolPolicy) -> str | Non
     spec = policy.tools.get(tool_call.name)
     if spec is None:
         return None  # an unknown tool is the policy's refusal, not an argument problem
-    schema = spec.input_schema or {"type": "object"}
+    return schema_problem(spec.input_schema, tool_call.arguments)
+
+
+def schema_problem(schema: dict | None, arguments) -> str | None:
+    """Why `arguments` do not fit the tool's input schema (the validator's message), or None."""
+    schema = schema or {"type": "object"}
     validator = validators.validator_for(schema)(schema)
-    error = exceptions.best_match(validator.iter_errors(tool_call.arguments))
+    error = exceptions.best_match(validator.iter_errors(arguments))
     if error is None:
         return None
     where = "/".join(str(part) for part in error.absolute_path) or "(the arguments)"

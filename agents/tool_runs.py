@@ -36,11 +36,15 @@ def record(call: dict, step_id: str, result: dict) -> dict:
     }
 
 
-async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: bool = True) -> dict:
+async def run_call(
+    ctx: RunContext, call: dict, step_id: str, *, use_ledger: bool = True, saved: tuple | None = None
+) -> dict:
     """Run `call` ({call_id, tool, args, mutating}) unless the ledger says it already finished.
 
     Emits tool.call, tool.output (live lines) and tool.result. Returns the result record.
     Read-only discovery calls skip the ledger (`use_ledger=False`): repeating them is harmless.
+    `saved`: (the state before, the restoring call) of an approved change (agents/undo.py), kept in the ledger;
+    tool.result then says whether an undo is offered.
     """
     if use_ledger:
         done = await ctx.ledger_get(call["call_id"])
@@ -53,7 +57,8 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
     call = {**call, "args": args}
     call_id, tool, mutating = call["call_id"], call["tool"], call["mutating"]
     if use_ledger:
-        await ctx.ledger_start(call_id, tool, args, mutating)
+        before, undo = saved or (None, None)
+        await ctx.ledger_start(call_id, tool, args, mutating, before=before, undo=undo)
     await ctx.emit("tool.call", {"call_id": call_id, "tool": tool, "args": args, "mutating": mutating})
 
     # Another MCP server's output gets our redaction and cap here, before the browser, the ledger or the model.
@@ -77,6 +82,8 @@ async def run_call(ctx: RunContext, call: dict, step_id: str, *, use_ledger: boo
     if use_ledger:
         await ctx.ledger_finish(call_id, result["ok"], result)
     event = {"call_id": call_id, "ok": result["ok"], "output": result["output"], "truncated": result["truncated"]}
+    if saved is not None:
+        event["undo"] = bool(result["ok"] and "tool" in (saved[1] or {}))
     await ctx.emit("tool.result", event)
     return record(call, step_id, result)
 

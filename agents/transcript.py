@@ -41,6 +41,9 @@ def results_block(results: list[dict], *, budget: int = 2000) -> str:
     for r in results:
         args = json.dumps(r.get("args") or {}, sort_keys=True)
         header = f"{r.get('tool')}({args}) for step {r.get('step_id')}"
+        if r.get("edited_from") is not None:  # the model proposed other arguments; a person changed them
+            proposed = json.dumps(r["edited_from"], sort_keys=True)
+            header += f" (NOTE: the approver changed the arguments before approving; you proposed {proposed})"
         blocks.append(f"{header}:\n{tool_data(r['call_id'], r['tool'], r['ok'], r.get('output', ''), budget=budget)}")
     return "\n\n".join(blocks)
 

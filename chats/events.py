@@ -68,6 +68,7 @@ class ToolResultEvent(_Payload):
     ok: bool
     output: str
     truncated: bool
+    undo: bool | None = None  # an approved change: whether Undo is offered (its state was saved before it ran)
 
 
 class ApprovalRequested(_Payload):
@@ -77,6 +78,20 @@ class ApprovalRequested(_Payload):
     args: dict[str, Any]
     preview: str
     expires_at: datetime | str
+    undo: str = ""  # what the card says about undo before approving (agents/undo.py undo_note)
+
+
+class ApprovalUpdated(_Payload):
+    """An approver edited the pending call: the arguments that will run and the preview made again."""
+
+    approval_id: str
+    call_id: str
+    tool: str
+    args: dict[str, Any]
+    proposed_args: dict[str, Any] | None = None
+    preview: str
+    by: str | None = None
+    undo: str = ""
 
 
 class ApprovalResolved(_Payload):
@@ -85,6 +100,8 @@ class ApprovalResolved(_Payload):
     by: str | None = None
     reason: str = ""
     source: Literal["browser", "slack", "webhook"] | None = None  # where it was decided; None when it expired
+    args: dict[str, Any] | None = None  # only when an approver edited the call: what ran ...
+    proposed_args: dict[str, Any] | None = None  # ... and what the model proposed
 
 
 class VerificationResult(_Payload):
@@ -123,6 +140,7 @@ EVENT_PAYLOADS: dict[str, type[_Payload]] = {
     "tool.output": ToolOutput,
     "tool.result": ToolResultEvent,
     "approval.requested": ApprovalRequested,
+    "approval.updated": ApprovalUpdated,
     "approval.resolved": ApprovalResolved,
     "verification.result": VerificationResult,
     "message.delta": MessageDelta,

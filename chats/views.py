@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from chats import selectors
 from orgs.models import Role
-from orgs.selectors import cluster_can_operate, cluster_list, has_role, org_list, team_list
+from orgs.selectors import cluster_can_operate, cluster_can_request_changes, cluster_list, has_role, org_list, team_list
 from orgs.views import nav_context
 
 SIDEBAR_LIMIT = 100
@@ -74,6 +74,10 @@ def conversation_view(request: HttpRequest, conversation_id) -> HttpResponse:
         "user_id": str(user.pk),
         "can_ask": selectors.conversation_can_ask(user=user, conversation=conversation),
         "can_decide": cluster is not None and cluster_can_operate(user=user, cluster=cluster),
+        # Undo of an executed change is asked like a change: the restoring call then waits for an approval.
+        "can_change": cluster is not None
+        and selectors.conversation_can_ask(user=user, conversation=conversation)
+        and cluster_can_request_changes(user=user, cluster=cluster),
         "can_manage": can_manage,
         "messages": [
             {"id": str(m.pk), "role": m.role, "content": m.content, "run": str(m.run_id) if m.run_id else None}

@@ -1,5 +1,6 @@
 """The hooks into the runtime: nothing in workflows/ calls integrations/. An approval row created (the run
-parked at a mutating call), an approval row decided or expired, a run finished (a cancel expires its approvals in
+parked at a mutating call), an approval row edited (its arguments changed before a decision: posted again), an
+approval row decided or expired, a run finished (a cancel expires its approvals in
 bulk): each queues the Slack post or update and the webhook delivery (the request, then its outcome) after the
 commit, for organisations that connected Slack or a webhook. A cancel's bulk expiry reaches Slack only.
 Only `post_save` of Approval and Run is relied on."""
@@ -29,6 +30,13 @@ def _approval_saved(sender, instance: Approval, created: bool, update_fields=Non
         if SlackConnection.objects.filter(org_id=org_id).exists():
             _after_commit(tasks.slack_approval_post, str(instance.pk))
         if WebhookConnection.objects.filter(org_id=org_id).exists():
+            _after_commit(tasks.webhook_approval_deliver, str(instance.pk))
+        return
+    edited = update_fields is not None and "args" in update_fields and instance.decision == Approval.Decision.PENDING
+    if edited:  # an approver changed the arguments: Slack and the webhook show what would now run
+        if SlackMessage.objects.filter(approval_id=instance.pk).update(shown="edited"):
+            _after_commit(tasks.slack_approval_refresh, str(instance.pk))
+        if WebhookConnection.objects.filter(org_id=_org_id(instance)).exists():
             _after_commit(tasks.webhook_approval_deliver, str(instance.pk))
         return
     decided = (update_fields is None or "decision" in update_fields) and instance.decision != Approval.Decision.PENDING

@@ -25,6 +25,8 @@ class ApprovalOutputSerializer(serializers.Serializer):
     call_id = serializers.CharField()
     tool = serializers.CharField()
     args = serializers.JSONField()
+    proposed_args = serializers.JSONField(allow_null=True)
+    edited_by = serializers.UUIDField(source="edited_by_id", allow_null=True)
     preview = serializers.CharField()
     requested_by = serializers.UUIDField(source="requested_by_id")
     decided_by = serializers.UUIDField(source="decided_by_id", allow_null=True)
@@ -137,6 +139,8 @@ class ApprovalDecideView(APIView):
     class InputSerializer(serializers.Serializer):
         decision = serializers.ChoiceField(choices=["approve", "deny"])
         reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+        # The arguments the approver was shown: approving after someone else's edit is a 409, never a blind approve.
+        args = serializers.JSONField(required=False, default=None)
 
         class Meta:
             ref_name = "ApprovalDecideInput"
@@ -145,7 +149,9 @@ class ApprovalDecideView(APIView):
         request=InputSerializer,
         responses={
             200: ApprovalOutputSerializer,
-            409: OpenApiResponse(description="Already decided, expired, or the run is not waiting."),
+            409: OpenApiResponse(
+                description="Already decided, expired, the run is not waiting, or edited since `args` were shown."
+            ),
             **ERRORS,
         },
         summary="Approve or deny a pending tool call; the run resumes.",
@@ -157,3 +163,51 @@ class ApprovalDecideView(APIView):
         source = getattr(request.auth, "decision_source", "browser")  # an approval token says "webhook"
         approval = services.approval_decide(user=request.user, approval=approval, source=source, **data.validated_data)
         return Response(ApprovalOutputSerializer(approval).data)
+
+
+class ApprovalDetailView(APIView):
+    class InputSerializer(serializers.Serializer):
+        args = serializers.JSONField()
+
+        class Meta:
+            ref_name = "ApprovalEditInput"
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: ApprovalOutputSerializer,
+            400: OpenApiResponse(description="The arguments do not fit the tool's schema or the connection's policy."),
+            409: OpenApiResponse(description="Already decided, expired, or the run is not waiting."),
+            503: OpenApiResponse(description="The cluster's tool server did not answer; nothing was changed."),
+            **ERRORS,
+        },
+        summary="Edit a pending call's arguments before deciding it; the answer carries the new diff preview.",
+    )
+    def patch(self, request, approval_id):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        approval = selectors.approval_get_for_view(user=request.user, approval_id=approval_id)
+        approval = services.approval_edit(user=request.user, approval=approval, args=data.validated_data["args"])
+        return Response(ApprovalOutputSerializer(approval).data)
+
+
+class ToolCallUndoView(APIView):
+    throttle_scope = "messages"
+
+    def get_throttles(self):
+        return [*super().get_throttles(), ScopedRateThrottle()]
+
+    @extend_schema(
+        request=None,
+        responses={
+            202: PostedSerializer,
+            409: OpenApiResponse(description="No undo for this call, or one was already proposed."),
+            429: OpenApiResponse(description="Too many runs in progress or too many messages."),
+            **ERRORS,
+        },
+        summary="Undo an executed change: a new run proposes the restoring call, which waits for an approval.",
+    )
+    def post(self, request, run_id, call_id):
+        run = selectors.run_get_for_view(user=request.user, run_id=run_id)
+        message, run = services.tool_call_undo(user=request.user, run=run, call_id=call_id)
+        return Response(PostedSerializer({"message": message, "run": run}).data, status=status.HTTP_202_ACCEPTED)

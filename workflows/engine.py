@@ -22,9 +22,8 @@ from agents.tool_policy import ToolPolicy
 from chats.publisher import aevent_publish, publisher_warm
 from chats.selectors import conversation_has_title, conversation_history
 from chats.services import conversation_title_set_if_empty
-from orgs.impersonation import call_signer
 from orgs.models import ModelConnection
-from orgs.selectors import cluster_can_request_changes, model_endpoint
+from orgs.selectors import model_endpoint
 from skyflo.logs import log_context_bind
 from skyflo.tracing import run_traced
 from workflows import lifecycle
@@ -32,7 +31,7 @@ from workflows.checkpointer import checkpointer_get
 from workflows.models import Run
 from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
 from workflows.run_loop import WORKER_NAME, RunHandle, db, run_loop
-from workflows.selectors import run_approvers
+from workflows.selectors import run_identity, run_policy_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +105,7 @@ async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None
         ctx = await db(_context_build, run, handle)
         ctx.llm.ensure_configured()
         async with ctx.tools:
-            ctx.policy = ToolPolicy(ctx.tools.tools, **await db(_policy_inputs, run))
+            ctx.policy = ToolPolicy(ctx.tools.tools, **await db(run_policy_inputs, run))
             handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
             try:
                 result = await handle.task
@@ -199,7 +198,7 @@ async def _start_input(graph, config: dict, run: Run, ctx: DjangoRunContext):
         snapshot = await graph.aget_state(config)
         if snapshot.next and (snapshot.values or {}).get("run_id") == str(run.id):
             return None
-    return {"request": ctx.user_request, "run_id": str(run.id)}
+    return {"request": ctx.user_request, "run_id": str(run.id), "preset_call": run.preset_call}
 
 
 def _status_of(result) -> str:
@@ -256,15 +255,10 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
         llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
         tools=ToolSession(
-            url=cluster.mcp_server_url, token=cluster.mcp_server_token or None, identity=_identity(run, cluster)
+            url=cluster.mcp_server_url, token=cluster.mcp_server_token or None, identity=run_identity(run, cluster)
         ),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )
-
-
-def _identity(run: Run, cluster):
-    """Acting as the person (orgs/impersonation.py): the signer of each call's identity assertion, or None."""
-    return call_signer(cluster, run.requested_by, lambda: run_approvers(run))
 
 
 _llm_clients: dict[str, object] = {}
@@ -289,17 +283,3 @@ def _model_connection(run: Run):
 def _history(run: Run) -> list[dict]:
     before = run.message.created_at if run.message is not None else None
     return conversation_history(conversation_id=run.conversation_id, before=before, limit=HISTORY_MESSAGES)
-
-
-def _policy_inputs(run: Run) -> dict:
-    cluster = run.conversation.cluster
-    can_change = cluster_can_request_changes(user=run.requested_by, cluster=cluster)
-    return {
-        "can_request_changes": can_change,
-        "cluster_read_only": cluster.read_only,
-        "allowed_namespaces": list(cluster.allowed_namespaces or ()),
-        "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
-        "tool_allow": cluster.tool_allow,
-        "tool_deny": cluster.tool_deny,
-        "kind": cluster.kind,
-    }

@@ -14,6 +14,7 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from agents.undo import undo_note
 from chats.event_log import storable
 from chats.publisher import event_publish
 from chats.selectors import conversation_org
@@ -111,7 +112,29 @@ def _approval_requested_data(approval: Approval) -> dict:
         "args": approval.args,
         "preview": approval.preview,
         "expires_at": approval.expires_at.isoformat().replace("+00:00", "Z"),
+        "undo": undo_note(approval.tool, approval.args),
     }
+
+
+def approval_updated_data(approval: Approval) -> dict:
+    """approval.updated: an approver edited the pending call; the card shows the new arguments and preview."""
+    return {
+        "approval_id": str(approval.id),
+        "call_id": approval.call_id,
+        "tool": approval.tool,
+        "args": approval.args,
+        "proposed_args": approval.proposed_args,
+        "preview": approval.preview,
+        "by": str(approval.edited_by_id) if approval.edited_by_id else None,
+        "undo": undo_note(approval.tool, approval.args),
+    }
+
+
+def approval_edited(approval: Approval) -> dict:
+    """{"args", "proposed_args"} when the approved arguments differ from the model's, else {}."""
+    if approval.proposed_args is None or approval.proposed_args == approval.args:
+        return {}
+    return {"args": approval.args, "proposed_args": approval.proposed_args}
 
 
 def approval_resolved(approval: Approval, *, decision: str, by: str | None, source: str | None = None) -> None:
@@ -121,7 +144,14 @@ def approval_resolved(approval: Approval, *, decision: str, by: str | None, sour
     run_event_publish(
         approval.run,
         "approval.resolved",
-        {"approval_id": str(approval.id), "decision": decision, "by": by, "reason": approval.reason, "source": source},
+        {
+            "approval_id": str(approval.id),
+            "decision": decision,
+            "by": by,
+            "reason": approval.reason,
+            "source": source,
+            **approval_edited(approval),
+        },
     )
 
 
@@ -138,7 +168,8 @@ def approval_resume_value(approval: Approval) -> dict:
         Approval.Decision.EXPIRED: "expired",
     }[approval.decision]
     by = str(approval.decided_by_id) if approval.decided_by_id else ""
-    return {**approval_ref(approval), "decision": decision, "by": by, "reason": approval.reason}
+    resumed = {**approval_ref(approval), "decision": decision, "by": by, "reason": approval.reason}
+    return resumed | {"args": approval.args}  # what runs: the approved arguments, edited or not
 
 
 def run_resume_value(*, run: Run, resume: dict) -> dict:

@@ -38,6 +38,9 @@ class Run(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # The W3C traceparent of the request that created the run: every task that drives it continues that trace.
     traceparent = models.CharField(max_length=55, blank=True, default="")
+    # An undo run: its single step is this restoring call {tool, args, title} (agents/undo.py), of `undo_of`.
+    preset_call = models.JSONField(null=True, blank=True)
+    undo_of = models.ForeignKey("ToolCall", null=True, blank=True, on_delete=models.SET_NULL, related_name="undone_by")
 
     class Meta:
         ordering = ["-created_at"]
@@ -61,7 +64,12 @@ class Approval(models.Model):
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="approvals")
     call_id = models.CharField(max_length=100)
     tool = models.CharField(max_length=64)
-    args = models.JSONField(default=dict)
+    args = models.JSONField(default=dict)  # what runs once approved (the approver's edit, if any)
+    # The model's arguments when an approver edited them before deciding; None when not edited.
+    proposed_args = models.JSONField(null=True, blank=True)
+    edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     preview = models.TextField(blank=True)
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     decided_by = models.ForeignKey(
@@ -96,6 +104,10 @@ class ToolCall(models.Model):
     mutating = models.BooleanField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.STARTED)
     result = models.JSONField(null=True, blank=True)
+    # Read right before a mutating call ran (redacted by the tool server): the objects it changes, and the
+    # restoring call {tool, args, title} or {"none": why not} (agents/undo.py).
+    before = models.JSONField(null=True, blank=True)
+    undo = models.JSONField(null=True, blank=True)
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
 

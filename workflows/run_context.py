@@ -128,8 +128,26 @@ class DjangoRunContext:
     async def ledger_get(self, call_id: str) -> dict | None:
         return await db(ledger_get, run_id=self.run.id, call_id=call_id)
 
-    async def ledger_start(self, call_id: str, tool: str, args: dict, mutating: bool) -> None:
-        await db(ledger_start, run_id=self.run.id, call_id=call_id, tool=tool, args=args, mutating=mutating)
+    async def ledger_start(
+        self,
+        call_id: str,
+        tool: str,
+        args: dict,
+        mutating: bool,
+        *,
+        before: dict | None = None,
+        undo: dict | None = None,
+    ) -> None:
+        await db(
+            ledger_start,
+            run_id=self.run.id,
+            call_id=call_id,
+            tool=tool,
+            args=args,
+            mutating=mutating,
+            before=before,
+            undo=undo,
+        )
 
     async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
         await db(ledger_finish, run_id=self.run.id, call_id=call_id, ok=ok, result=result)
@@ -171,10 +189,20 @@ def ledger_get(*, run_id, call_id: str) -> dict | None:
     return call.result
 
 
-def ledger_start(*, run_id, call_id: str, tool: str, args: dict, mutating: bool) -> None:
+def ledger_start(
+    *, run_id, call_id: str, tool: str, args: dict, mutating: bool, before: dict | None = None, undo: dict | None = None
+) -> None:
     # A second start of the same call id keeps the first row; callers consult ledger_get first.
     with contextlib.suppress(IntegrityError), transaction.atomic():
-        ToolCall.objects.create(run_id=run_id, call_id=call_id, tool=tool, args=storable(args), mutating=mutating)
+        ToolCall.objects.create(
+            run_id=run_id,
+            call_id=call_id,
+            tool=tool,
+            args=storable(args),
+            mutating=mutating,
+            before=storable(before),
+            undo=storable(undo),
+        )
 
 
 def ledger_finish(*, run_id, call_id: str, ok: bool, result: dict) -> None:

@@ -6,7 +6,9 @@ from django.http import Http404
 from django.utils import timezone
 
 from chats.selectors import conversation_get_for_view
+from orgs.impersonation import call_signer
 from orgs.models import User
+from orgs.selectors import cluster_can_request_changes
 from workflows.models import Approval, Run
 
 
@@ -50,3 +52,23 @@ def run_usage(run: Run) -> dict:
         "cost_usd": float(run.cost_usd),
         "duration_ms": int(duration.total_seconds() * 1000),
     }
+
+
+def run_policy_inputs(run: Run) -> dict:
+    """The ToolPolicy's inputs for a run: the asker's rights and the connection's limits, read now."""
+    cluster = run.conversation.cluster
+    can_change = cluster_can_request_changes(user=run.requested_by, cluster=cluster)
+    return {
+        "can_request_changes": can_change,
+        "cluster_read_only": cluster.read_only,
+        "allowed_namespaces": list(cluster.allowed_namespaces or ()),
+        "default_namespace": run.conversation.namespace or cluster.default_namespace or None,
+        "tool_allow": cluster.tool_allow,
+        "tool_deny": cluster.tool_deny,
+        "kind": cluster.kind,
+    }
+
+
+def run_identity(run: Run, cluster):
+    """Acting as the person (orgs/impersonation.py): the signer of each call's identity assertion, or None."""
+    return call_signer(cluster, run.requested_by, lambda: run_approvers(run))

@@ -62,8 +62,18 @@ class RecordingContext:
         entry = self.ledger.get(call_id)
         return entry["result"] if entry and entry.get("result") is not None else None
 
-    async def ledger_start(self, call_id: str, tool: str, args: dict, mutating: bool) -> None:
-        self.ledger.setdefault(call_id, {"tool": tool, "args": args, "mutating": mutating, "result": None})
+    async def ledger_start(
+        self,
+        call_id: str,
+        tool: str,
+        args: dict,
+        mutating: bool,
+        *,
+        before: dict | None = None,
+        undo: dict | None = None,
+    ) -> None:
+        entry = {"tool": tool, "args": args, "mutating": mutating, "result": None, "before": before, "undo": undo}
+        self.ledger.setdefault(call_id, entry)
 
     async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
         self.ledger[call_id]["result"] = result

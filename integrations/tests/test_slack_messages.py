@@ -12,6 +12,7 @@ from integrations.models import SlackClusterChannel, SlackMessage
 from integrations.slack import APPROVE, DENY
 from tests.accounts import bearer_client
 from workflows import services as workflows_services
+from workflows.expiry import approvals_expire
 from workflows.models import Approval
 
 pytestmark = pytest.mark.django_db
@@ -88,6 +89,23 @@ def test_a_decision_in_the_browser_updates_the_message(
     assert len(slack.updates()) == 1
 
 
+def test_an_edit_before_the_decision_updates_the_message_with_the_new_arguments(
+    room, connected, slack, eager_tasks, django_capture_on_commit_callbacks
+):
+    approval = request_approval(room, django_capture_on_commit_callbacks)
+    # What workflows.services.approval_edit saves once the tool server checked the edit and previewed it again.
+    approval.proposed_args, approval.args = approval.args, {**approval.args, "replicas": 2}
+    approval.preview, approval.edited_by = "-  replicas: 1\n+  replicas: 2", room.trio.operator
+    with django_capture_on_commit_callbacks(execute=True):
+        approval.save(update_fields=["args", "preview", "proposed_args", "edited_by"])
+    [update] = slack.updates()
+    shown = texts(update["blocks"])
+    assert '"replicas": 2' in shown
+    assert "+  replicas: 2" in shown
+    assert [b for b in update["blocks"] if b["type"] == "actions"]  # still waiting: the buttons stay
+    assert SlackMessage.objects.get(approval=approval).shown == "pending"
+
+
 def test_the_decision_queues_the_update_after_commit(
     room, connected, slack, eager_tasks, django_capture_on_commit_callbacks
 ):
@@ -107,7 +125,7 @@ def test_an_expired_approval_updates_the_message(
     approval = request_approval(room, django_capture_on_commit_callbacks)
     Approval.objects.filter(pk=approval.pk).update(expires_at=timezone.now() - timezone.timedelta(seconds=1))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert workflows_services.approvals_expire() == 1
+        assert approvals_expire() == 1
     assert len([c for c in callbacks if "task_dispatch" in c.__code__.co_names]) == 1
     tasks.slack_approval_refresh.delay(str(approval.id))
     [update] = slack.updates()

@@ -199,3 +199,18 @@ def test_the_webhook_decides_only_what_its_admin_could_decide_in_the_browser(
     assert response.status_code == 404
     approval.refresh_from_db()
     assert approval.decision == "pending"
+
+
+def test_an_edit_before_the_decision_is_delivered_again_with_the_new_arguments(
+    room, hooked, receiver, eager_tasks, django_capture_on_commit_callbacks
+):
+    approval = requested(room, django_capture_on_commit_callbacks)
+    # What workflows.services.approval_edit saves once the tool server checked the edit and previewed it again.
+    approval.proposed_args, approval.args = approval.args, {**approval.args, "replicas": 2}
+    approval.preview, approval.edited_by = "+  replicas: 2", room.trio.operator
+    with django_capture_on_commit_callbacks(execute=True):
+        approval.save(update_fields=["args", "preview", "proposed_args", "edited_by"])
+    first, again = (payload_of(r) for r in receiver.requests)
+    assert first["approval"]["args"]["replicas"] != 2
+    assert again["type"] == "approval.requested"
+    assert (again["approval"]["args"]["replicas"], again["approval"]["preview"]) == (2, "+  replicas: 2")

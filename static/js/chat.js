@@ -166,7 +166,7 @@ function toolCard(run, callId, tool, args, mutating) {
   return card;
 }
 
-function toolResult(card, data) {
+function toolResult(run, card, data) {
   const status = card.querySelector(".call-status");
   status.textContent = data.ok ? "done" : "failed";
   status.className = `pill call-status ${data.ok ? "pill-ok" : "pill-err"}`;
@@ -174,6 +174,27 @@ function toolResult(card, data) {
   if (!result) { result = el("pre", { class: "result" }); card.querySelector(".card-body").append(result); }
   result.classList.toggle("failed", !data.ok);
   result.textContent = data.output + (data.truncated ? "\n[output truncated]" : "");
+  if (data.undo === true && page.can_change && !card.querySelector(".undo-box")) card.querySelector(".card-body").append(undoBox(run, data.call_id));
+}
+
+// Undo of an executed change: a new run proposes the restoring call, which waits for an approval like any other.
+function undoBox(run, callId) {
+  const error = el("p", { class: "flash flash-error", role: "alert", hidden: true });
+  const button = el("button", { class: "btn", type: "button", text: "Undo" });
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    error.hidden = true;
+    try {
+      await api("POST", `/api/v1/runs/${run.id}/tool-calls/${encodeURIComponent(callId)}/undo/`);
+      button.textContent = "Undo proposed";
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+      button.disabled = err.status === 409;
+    }
+  });
+  return el("div", { class: "undo-box approval-actions" }, button,
+    el("span", { class: "muted small", text: "Proposes putting back what this call changed; it waits for an approval." }), error);
 }
 
 function diffView(preview) {
@@ -196,14 +217,57 @@ function approvalCard(run, data) {
       el("span", { class: "muted small", text: `expires ${isNaN(expires) ? data.expires_at : expires.toLocaleString()}` })),
     el("div", { class: "card-body" },
       el("pre", { class: "args", text: argsText(data.args) }),
-      diffView(data.preview)));
-  if (page.can_decide) card.querySelector(".card-body").append(approvalActions(data.approval_id));
+      diffView(data.preview),
+      data.undo ? el("p", { class: "undo-note small", "data-undo": data.undo.startsWith("No undo") ? "none" : "offered", text: data.undo }) : null));
+  card._args = data.args;
+  if (page.can_decide) card.querySelector(".card-body").append(approvalActions(data.approval_id, card));
   else card.querySelector(".card-body").append(el("p", { class: "muted small", text: "Waiting for someone allowed to operate this cluster." }));
   run.body.append(card);
   return card;
 }
 
-function approvalActions(approvalId) {
+// An approver corrects the proposed arguments; the server checks them (schema, namespaces) and previews again.
+function editForm(approvalId, card) {
+  const fieldId = `args-${approvalId}`;
+  const error = el("p", { class: "flash flash-error", role: "alert", hidden: true });
+  const text = el("textarea", { id: fieldId, name: "args", rows: 8, spellcheck: false, class: "args-edit" });
+  const save = el("button", { class: "btn btn-approve", type: "button", text: "Save arguments" });
+  const cancel = el("button", { class: "btn", type: "button", text: "Cancel" });
+  const form = el("div", { class: "edit-box", hidden: true },
+    el("div", { class: "field" }, el("label", { for: fieldId, text: "Arguments (JSON)" }), text),
+    el("div", { class: "approval-actions" }, save, cancel), error);
+  form.open = () => { text.value = argsText(card._args); error.hidden = true; form.hidden = false; text.focus(); };
+  cancel.addEventListener("click", () => { form.hidden = true; });
+  save.addEventListener("click", async () => {
+    let args;
+    try { args = JSON.parse(text.value); } catch { error.textContent = "The arguments are not valid JSON."; error.hidden = false; return; }
+    save.disabled = true;
+    error.hidden = true;
+    try {
+      approvalUpdated(card, await api("PATCH", `/api/v1/approvals/${approvalId}/`, { args }));
+      form.hidden = true;
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+    } finally { save.disabled = false; }
+  });
+  return form;
+}
+
+// approval.updated (or the PATCH answer): the arguments that will run and the preview made again.
+function approvalUpdated(card, data) {
+  if (!card) return;
+  card._args = data.args;
+  card.querySelector(".args").textContent = argsText(data.args);
+  card.querySelector(".diff").replaceWith(diffView(data.preview));
+  if (data.undo && card.querySelector(".undo-note")) card.querySelector(".undo-note").textContent = data.undo;
+  const by = data.by ?? data.edited_by;
+  const note = card.querySelector(".edit-note") || el("p", { class: "edit-note small" });
+  note.textContent = `Arguments edited by ${by && by === page.user_id ? "you" : "a teammate"}; proposed by the agent: ${JSON.stringify(data.proposed_args)}`;
+  card.querySelector(".diff").after(note);
+}
+
+function approvalActions(approvalId, card) {
   const reasonId = `reason-${approvalId}`;
   const error = el("p", { class: "flash flash-error", role: "alert", hidden: true });
   const reason = el("input", { type: "text", id: reasonId, name: "reason", maxLength: 500, placeholder: "Optional for approve, expected for deny" });
@@ -213,16 +277,21 @@ function approvalActions(approvalId) {
     approve.disabled = deny.disabled = true;
     error.hidden = true;
     try {
-      await api("POST", `/api/v1/approvals/${approvalId}/decide/`, { decision, reason: reason.value.trim() });
+      await api("POST", `/api/v1/approvals/${approvalId}/decide/`, { decision, reason: reason.value.trim(), args: card._args });
     } catch (err) {
-      if (err.status !== 409) { error.textContent = err.message; error.hidden = false; approve.disabled = deny.disabled = false; }
+      // Decided elsewhere: approval.resolved removes this box. Edited since shown (409 too): the sentence says so.
+      error.textContent = err.message; error.hidden = false; approve.disabled = deny.disabled = false;
     }
   };
   approve.addEventListener("click", () => decide("approve"));
   deny.addEventListener("click", () => decide("deny"));
+  const form = editForm(approvalId, card);
+  const edit = el("button", { class: "btn", type: "button", text: "Edit" });
+  edit.addEventListener("click", () => form.open());
   return el("div", { class: "approval-box" },
+    form,
     el("div", { class: "approval-actions" },
-      el("div", { class: "field" }, el("label", { for: reasonId, text: "Reason" }), reason), approve, deny),
+      el("div", { class: "field" }, el("label", { for: reasonId, text: "Reason" }), reason), approve, deny, edit),
     error);
 }
 
@@ -312,8 +381,9 @@ const handlers = {
     const term = (byKey(run.root, "data-call-id", d.call_id) || toolCard(run, d.call_id, "tool", {}, false)).querySelector(".terminal");
     autoscroll(term, () => appendAnsi(term, d.chunk, d.stream === "stderr" ? "stderr" : ""));
   },
-  "tool.result": (run, d) => toolResult(byKey(run.root, "data-call-id", d.call_id) || toolCard(run, d.call_id, "tool", {}, false), d),
+  "tool.result": (run, d) => toolResult(run, byKey(run.root, "data-call-id", d.call_id) || toolCard(run, d.call_id, "tool", {}, false), d),
   "approval.requested": (run, d) => { approvalCard(run, d); setRunStatus(run, "awaiting_approval"); },
+  "approval.updated": (run, d) => approvalUpdated(byKey(run.root, "data-approval-id", d.approval_id), d),
   "approval.resolved": (run, d) => { approvalResolved(run, d); if (!run.finished) setRunStatus(run, "running"); },
   "verification.result": (run, d) => verification(run, d),
   "message.delta": (run, d) => {
