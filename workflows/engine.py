@@ -31,7 +31,7 @@ from workflows import lifecycle
 from workflows.checkpointer import checkpointer_get
 from workflows.models import Run
 from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
-from workflows.run_loop import WORKER_NAME, RunHandle, db, run_loop
+from workflows.run_loop import WORKER_NAME, RunHandle, StartupClock, db, run_loop
 from workflows.selectors import run_approvers
 
 logger = logging.getLogger(__name__)
@@ -62,7 +62,9 @@ async def run_resume(run_id: str, resume: dict) -> None:
 
 async def _drive(run_id: str, *, resume: dict | None) -> None:
     loop = run_loop()
+    clock = StartupClock()
     slot = await loop.setup_slot()
+    clock.mark("slot")
     try:
         run = await db(lifecycle.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
@@ -70,8 +72,11 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
             return
         if resume is not None:
             resume = await db(lifecycle.run_resume_value, run=run, resume=resume)
+        clock.mark("claim")
+        clock.notes["resumed"] = resume is not None
         handle = loop.hold(run_id)
         handle.setup_slot = slot
+        handle.clock = clock
         try:
             await run_traced(run, _drive_claimed(run, handle, resume), resumed=resume is not None)
         finally:
@@ -103,10 +108,15 @@ def _started_data(run: Run) -> dict:
 async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None:
     ctx = None
     try:
+        clock = handle.clock or StartupClock()
         ctx = await db(_context_build, run, handle)
         ctx.llm.ensure_configured()
+        clock.mark("context")
         async with ctx.tools:
+            clock.mark("mcp_session")
+            clock.notes["mcp_reused"] = ctx.tools.reused
             ctx.policy = ToolPolicy(ctx.tools.tools, **await db(_policy_inputs, run))
+            clock.mark("policy")
             handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
             try:
                 result = await handle.task
@@ -256,7 +266,10 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
         llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
         tools=ToolSession(
-            url=cluster.mcp_server_url, token=cluster.mcp_server_token or None, identity=_identity(run, cluster)
+            url=cluster.mcp_server_url,
+            token=cluster.mcp_server_token or None,
+            identity=_identity(run, cluster),
+            reuse_s=settings.MCP_SESSION_REUSE_S,
         ),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )

@@ -80,6 +80,30 @@ class SetupSlot:
             self._slots = None
 
 
+class StartupClock:
+    """What one drive of a run did before its first model request and first token, step by step: logged once, at
+    the first token (`run start-up`, figures in bench/README.md; bench/outside_in.py --startup reads them)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.steps: dict[str, float] = {}
+        self.notes: dict[str, object] = {}
+        self.logged = False
+
+    def mark(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+    def log(self, run_id: str) -> None:
+        if self.logged:
+            return
+        self.logged = True
+        steps = " ".join(f"{step}={ms}ms" for step, ms in self.steps.items())
+        notes = "".join(f" {key}={value}" for key, value in self.notes.items())
+        logger.info("run %s start-up: %s%s", run_id, steps, notes, extra={"startup_ms": self.steps, **self.notes})
+
+
 @dataclass
 class RunHandle:
     """A run held by this process: its graph task (while one runs), whether cancel was requested, and its set-up
@@ -89,6 +113,7 @@ class RunHandle:
     cancel_requested: bool = False
     task: asyncio.Task | None = None
     setup_slot: SetupSlot | None = None
+    clock: StartupClock | None = None
 
     def set_up(self) -> None:
         """The run is set up (it waits for the model now): let the next run's set-up start."""
