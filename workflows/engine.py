@@ -77,12 +77,30 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
         handle = loop.hold(run_id)
         handle.setup_slot = slot
         handle.clock = clock
+        handle.drive = asyncio.current_task()
+        if loop.stopping:
+            handle.park()
         try:
             await run_traced(run, _drive_claimed(run, handle, resume), resumed=resume is not None)
+        except asyncio.CancelledError:
+            if not handle.parking:
+                raise
+            asyncio.current_task().uncancel()
+            await _hand_back(run)
         finally:
             loop.release(run_id)
     finally:
         slot.release()
+
+
+async def _hand_back(run: Run) -> None:
+    """The worker is stopping: the run goes back to the queue now, as recovery would requeue it after a missed
+    heartbeat, and another worker continues from its last checkpoint (the ledger keeps a change from running
+    twice: a call cut short is reported as of unknown outcome, never re-run)."""
+    from workflows.recovery import run_hand_back  # recovery -> dispatch -> engine
+
+    if await db(run_hand_back, run_id=run.id, worker=WORKER_NAME):
+        logger.info("run %s: handed back to the queue, this worker is stopping", run.id)
 
 
 async def _drive_claimed(run: Run, handle: RunHandle, resume: dict | None) -> None:

@@ -51,6 +51,17 @@ def _runs_requeue(cutoff) -> list[str]:
     return recovered
 
 
+def run_hand_back(*, run_id, worker: str) -> bool:
+    """A stopping worker's running run back to the queue at once (attempt + 1), dispatched to another worker."""
+    with transaction.atomic():
+        moved = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, worker=worker[:200]).update(
+            status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker="", heartbeat_at=timezone.now()
+        )
+        if moved:
+            run_dispatch_after_commit(run_id)
+    return bool(moved)
+
+
 def _dispatch_due(status: str, cutoff):
     """Runs in `status` last dispatched before `cutoff` (never: created before it)."""
     never = Q(heartbeat_at__isnull=True, created_at__lt=cutoff)

@@ -9,7 +9,7 @@ finished or parked at an approval. A redelivered task finds nothing to claim and
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.signals import worker_ready, worker_shutting_down
 
 from skyflo.gc_settle import gc_settle
 from workflows import engine, expiry, recovery
@@ -22,6 +22,13 @@ logger = logging.getLogger(__name__)
 @worker_ready.connect
 def _warm_up(**kwargs) -> None:
     run_loop().submit(engine.warm_up()).add_done_callback(_warm_up_done)
+
+
+@worker_shutting_down.connect
+def _runs_hand_back(**kwargs) -> None:
+    # A warm shutdown waits for every task, and a run's task may last minutes: its runs go back to the queue
+    # instead (workflows/engine.py), so SIGTERM ends the worker within seconds.
+    run_loop().stop_threadsafe()
 
 
 def _warm_up_done(future) -> None:
