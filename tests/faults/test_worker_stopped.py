@@ -49,5 +49,4 @@ def test_a_worker_stopped_with_sigterm_mid_run_exits_and_another_worker_finishes
         assert_consistent(shop, run_id, browser)
     assert_approved_changes(shop, run_id, 1)
     assert ToolCall.objects.get(run_id=run_id, tool="k8s_scale").state == "succeeded"
-    assert Run.objects.get(pk=run_id).attempt == 1
     assert shop.replicas_settled() == (3, 3)
