@@ -14,6 +14,10 @@ beat, the tool server, the sandbox cluster, PostgreSQL, Redis — as its users d
 - burst: --burst users post one message each at the same moment: the answers by status, and whether every run
   that was accepted (202) finished.
 - idle: --idle authenticated sockets, resumed, then idle for --idle-seconds: daphne's and PostgreSQL's CPU.
+- startup: --startup N... concurrent planning runs, --startup-rounds times: each start-up step's [p50, max] in ms
+  from the worker's `start-up` log lines (slot wait, claim, context build, MCP session open or reuse, policy, to
+  the model: checkpoint read and the planner's prompt, the model's first delta), and POST -> first token from
+  outside. --mcp-reuse-s 0 gives the worker a session per run (as before the reuse), for an A/B.
 
 CPU of PostgreSQL is every postgres process of the machine: run it on a quiet machine.
 """
@@ -176,6 +180,40 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     }
 
 
+# --- what a run does before its first token, per step ----------------------------------------------------------
+
+STARTUP_STEPS = ("slot", "claim", "context", "mcp_session", "policy", "to_model", "model_first_delta")
+
+
+def startup(stack, toolserver, llm, n: int, rate: float) -> dict:
+    """N concurrent planning runs (20 tokens each); the worker's `run ... start-up:` lines (workflows/run_loop.py
+    StartupClock, INFO) of their first drive give each step's p50 and max, beside POST -> first token from outside."""
+    offset = stack.worker.log_path.stat().st_size
+    outside = runs(stack, toolserver, llm, n, 20, rate)
+    with stack.worker.log_path.open("rb") as log:
+        log.seek(offset)
+        lines = [line for line in log.read().decode(errors="replace").splitlines() if " start-up: " in line]
+    steps: dict[str, list[float]] = {step: [] for step in STARTUP_STEPS}
+    reused = 0
+    for line in lines:
+        if "resumed=True" in line:
+            continue
+        reused += "mcp_reused=True" in line
+        for part in line.split(" start-up: ", 1)[1].split():
+            name, _, value = part.partition("=")
+            if name in steps and value.endswith("ms"):
+                steps[name].append(float(value[:-2]))
+    return {
+        "startup_runs": n,
+        "lines": len(lines),
+        "mcp_reused": reused,
+        **{f"{step}_ms": [round(pct(v, 0.5), 1), round(max(v), 1)] if v else None for step, v in steps.items()},
+        "first_token_ms_p50": outside["first_token_ms_p50"],
+        "first_token_ms_max": outside["first_token_ms_max"],
+        "cpu_s": outside["cpu_s"],
+    }
+
+
 # --- a burst of messages -----------------------------------------------------------------------------------------
 
 
@@ -271,6 +309,9 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=200)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=60)
+    parser.add_argument("--startup", type=int, nargs="*", default=[], help="per-step start-up at these N (INFO logs)")
+    parser.add_argument("--startup-rounds", type=int, default=3)
+    parser.add_argument("--mcp-reuse-s", help="SKYFLO_MCP_SESSION_REUSE_S of the worker (0: a session per run)")
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
@@ -302,6 +343,10 @@ def main() -> None:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECURE_SSL_REDIRECT": "0",
     }
+    if args.startup:
+        overrides["SKYFLO_LOG_LEVEL"] = "INFO"  # the start-up lines; every event is logged too (~CPU)
+    if args.mcp_reuse_s is not None:
+        overrides["SKYFLO_MCP_SESSION_REUSE_S"] = args.mcp_reuse_s
     env = _stack_env(llm.base_url, redis_db, overrides)
     with run_sandbox() as sandbox, run_toolserver(sandbox.env) as toolserver:
         stack = stack_start(env, beat=True)
@@ -310,6 +355,9 @@ def main() -> None:
             for rate in args.rest_rates:
                 print(json.dumps(rest(stack, reader, rate, args.rest_seconds)), flush=True)
             runs(stack, toolserver, llm, 1, 20, args.rate)  # warm-up: the first run of a process is cold
+            for _ in range(args.startup_rounds if args.startup else 0):
+                for n in args.startup:
+                    print(json.dumps(startup(stack, toolserver, llm, n, args.rate)), flush=True)
             for n in args.runs:
                 print(json.dumps(runs(stack, toolserver, llm, n, args.tokens, args.rate)), flush=True)
             if args.burst:

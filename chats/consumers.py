@@ -4,7 +4,9 @@ Frames are relayed in seq order with no gap and no duplicate: the consumer remem
 a live frame at or below it is dropped, and a live frame beyond the next one first pulls the missing seqs
 from the log (every seq below a sent one is already committed). The consumer handles one message at a time,
 so live frames that arrive during a resume's replay wait in the queue and pass the same check; until the
-client's resume (or RESUME_GRACE_S after the handshake) live frames are not relayed at all. The process's
+client's resume (or RESUME_GRACE_S after the handshake) live frames are not relayed at all, unless the conversation's
+log was empty at the handshake: then there is nothing a replay could put behind a live frame, and a resume that
+comes after live frames replays only what the socket has not sent. The process's
 socket watch (chats/socket_watch.py) has every socket send what the log holds beyond its last frame every few
 seconds (a frame lost by the channel layer, which delivers at most once, reaches the client even when no later
 frame follows) and re-check access that a missed notification would have ended.
@@ -37,7 +39,8 @@ CLOSE_TOO_MANY = 4429  # resumes faster than RESUME_BURST / RESUME_REFILL_S allo
 REPLAY_CHUNK = 500
 # A client that resumes sends {"type": "resume"} as soon as the socket opens (the chat UI does); until it has,
 # or for at most this long, live frames wait in the channel queue, so that none is relayed before the replay of
-# older ones. A client that never resumes gets live frames from this long after its connect.
+# older ones. A client that never resumes gets live frames from this long after its connect (at once on a
+# conversation with no events yet).
 RESUME_GRACE_S = 0.5
 # Each resume may replay the whole log: a socket gets RESUME_BURST of them, and one more every RESUME_REFILL_S.
 RESUME_BURST = 5
@@ -93,6 +96,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
     password = ""  # the user's password hash at connect: a change or reset closes the socket
     resume_tokens = float(RESUME_BURST)
     resume_counted_at = 0.0
+    live_before_resume = False  # live frames flow before any resume (the log was empty at the handshake)
     counted = False  # in the open-sockets gauge
 
     async def connect(self):
@@ -115,7 +119,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         await self.accept(subprotocol=subprotocol)
         metrics.websocket_opened()
         self.counted = True
-        asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
+        if self.last_sent == 0:
+            self.live_before_resume = True
+            self.live.set()
+        else:
+            asyncio.get_running_loop().call_later(RESUME_GRACE_S, self.live.set)
         if self.scope.get("token_exp") is not None:
             self.expiry = asyncio.create_task(self._expire(self.scope["token_exp"]))
         socket_watch.add(self)
@@ -205,6 +213,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if not self._resume_allowed():
             await self.close(code=CLOSE_TOO_MANY)
             return
+        if self.live_before_resume:
+            # Every seq up to last_sent went out live on this socket, in order: the first resume adds what is
+            # beyond it (gap fill), never a frame twice.
+            self.live_before_resume = False
+            after = max(after, self.last_sent)
         await self._replay(after=after)
 
     def _resume_allowed(self) -> bool:

@@ -28,6 +28,11 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 TOOL_CALLS = Counter("skyflo_toolserver_tool_calls", "tools/call requests, by tool and outcome.", ["tool", "outcome"])
+SESSIONS = Counter(
+    "skyflo_toolserver_sessions",
+    "MCP sessions clients opened (initialize requests); tools/list requests apart.",
+    ["request"],
+)
 TOOL_DURATION = Histogram(
     "skyflo_toolserver_tool_call_duration_seconds",
     "tools/call requests, by tool.",
@@ -81,12 +86,15 @@ def logging_configure(environ: MutableMapping[str, str]) -> bool:
 
 
 class ToolMetrics:
-    """`ServerMiddleware` that counts and times every tools/call (refused ones included: outcome `error`)."""
+    """`ServerMiddleware` that counts and times every tools/call (refused ones included: outcome `error`), and counts
+    initialize and tools/list requests."""
 
     def __init__(self, tool_names: set[str]) -> None:
         self.tool_names = tool_names  # anything else is counted as `unknown`: clients do not pick label values
 
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        if ctx.method in ("initialize", "tools/list"):
+            SESSIONS.labels(request=ctx.method).inc()  # how often clients open sessions and list tools
         if ctx.method != "tools/call" or not ctx.params:
             return await call_next(ctx)
         name = str(ctx.params.get("name"))

@@ -254,6 +254,9 @@ LLM_MAX_OUTPUT_TOKENS = env_int("SKYFLO_LLM_MAX_OUTPUT_TOKENS", 4096, minimum=16
 LLM_PRICES = env_prices("SKYFLO_LLM_PRICES")
 MCP_SERVER_URL = env_url("MCP_SERVER_URL", schemes={"http", "https"})
 MCP_SERVER_TOKEN = env_str("MCP_SERVER_TOKEN")
+# A worker's runs on the same cluster connection (URL, token, identity mode) share one MCP session and its tool list
+# for this long after it opened (0: a session per run); any error on it ends the sharing at once.
+MCP_SESSION_REUSE_S = env_int("SKYFLO_MCP_SESSION_REUSE_S", 30, minimum=0)
 # Non-public networks cluster connections may point at (orgs/services/tool_server_address.py). Debug and embedded
 # mode run the tool server on loopback, so there loopback is allowed unless a list is given.
 MCP_ALLOWED_NETWORKS = env_networks("SKYFLO_MCP_ALLOWED_NETWORKS") or (

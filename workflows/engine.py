@@ -30,7 +30,7 @@ from workflows import lifecycle
 from workflows.checkpointer import checkpointer_get
 from workflows.models import Run
 from workflows.run_context import DjangoRunContext, RunLLM, ledger_abandon
-from workflows.run_loop import WORKER_NAME, RunHandle, db, run_loop
+from workflows.run_loop import WORKER_NAME, RunHandle, StartupClock, db, run_loop
 from workflows.selectors import run_identity, run_policy_inputs
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ async def run_resume(run_id: str, resume: dict) -> None:
 
 async def _drive(run_id: str, *, resume: dict | None) -> None:
     loop = run_loop()
+    clock = StartupClock()
     slot = await loop.setup_slot()
+    clock.mark("slot")
     try:
         run = await db(lifecycle.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
@@ -69,14 +71,35 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
             return
         if resume is not None:
             resume = await db(lifecycle.run_resume_value, run=run, resume=resume)
+        clock.mark("claim")
+        clock.notes["resumed"] = resume is not None
         handle = loop.hold(run_id)
         handle.setup_slot = slot
+        handle.clock = clock
+        handle.drive = asyncio.current_task()
+        if loop.stopping:
+            handle.park()
         try:
             await run_traced(run, _drive_claimed(run, handle, resume), resumed=resume is not None)
+        except asyncio.CancelledError:
+            if not handle.parking:
+                raise
+            asyncio.current_task().uncancel()
+            await _hand_back(run)
         finally:
             loop.release(run_id)
     finally:
         slot.release()
+
+
+async def _hand_back(run: Run) -> None:
+    """The worker is stopping: the run goes back to the queue now, as recovery would requeue it after a missed
+    heartbeat, and another worker continues from its last checkpoint (the ledger keeps a change from running
+    twice: a call cut short is reported as of unknown outcome, never re-run)."""
+    from workflows.recovery import run_hand_back  # recovery -> dispatch -> engine
+
+    if await db(run_hand_back, run_id=run.id, worker=WORKER_NAME):
+        logger.info("run %s: handed back to the queue, this worker is stopping", run.id)
 
 
 async def _drive_claimed(run: Run, handle: RunHandle, resume: dict | None) -> None:
@@ -102,10 +125,15 @@ def _started_data(run: Run) -> dict:
 async def _drive_graph(run: Run, handle: RunHandle, resume: dict | None) -> None:
     ctx = None
     try:
+        clock = handle.clock or StartupClock()
         ctx = await db(_context_build, run, handle)
         ctx.llm.ensure_configured()
+        clock.mark("context")
         async with ctx.tools:
+            clock.mark("mcp_session")
+            clock.notes["mcp_reused"] = ctx.tools.reused
             ctx.policy = ToolPolicy(ctx.tools.tools, **await db(run_policy_inputs, run))
+            clock.mark("policy")
             handle.task = asyncio.create_task(_graph_loop(run, ctx, resume))
             try:
                 result = await handle.task
@@ -255,7 +283,10 @@ def _context_build(run: Run, handle: RunHandle) -> DjangoRunContext:
         default_namespace=run.conversation.namespace or cluster.default_namespace or None,
         llm=RunLLM(_llm_client(LLMClient, _model_connection(run)), handle),
         tools=ToolSession(
-            url=cluster.mcp_server_url, token=cluster.mcp_server_token or None, identity=run_identity(run, cluster)
+            url=cluster.mcp_server_url,
+            token=cluster.mcp_server_token or None,
+            identity=run_identity(run, cluster),
+            reuse_s=settings.MCP_SESSION_REUSE_S,
         ),
         max_replans=settings.VERIFY_MAX_REPLANS,
     )

@@ -98,7 +98,28 @@ class RunLLM:
 
     async def chat(self, messages: list[dict], **kwargs):
         self._handle.set_up()
-        return await llm_traced(self._client.model, llm_chat_observed(self._client.chat, messages, **kwargs))
+        clock = self._handle.clock
+        first = clock is not None and "to_model" not in clock.steps
+        if first:
+            clock.mark("to_model")  # from the MCP session and policy: checkpoint read, the planner's prompt
+            kwargs["on_token"] = _first_token_logged(kwargs.get("on_token"), clock, self._handle.run_id)
+        try:
+            return await llm_traced(self._client.model, llm_chat_observed(self._client.chat, messages, **kwargs))
+        finally:
+            if first and not clock.logged:  # an answer without content tokens (or none): its end instead
+                clock.mark("model_end")
+                clock.log(self._handle.run_id)
+
+
+def _first_token_logged(on_token, clock, run_id: str):
+    async def timed(text: str) -> None:
+        if not clock.logged:
+            clock.mark("model_first_delta")
+            clock.log(run_id)
+        if on_token is not None:
+            await on_token(text)
+
+    return timed
 
 
 @dataclass

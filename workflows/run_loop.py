@@ -80,6 +80,30 @@ class SetupSlot:
             self._slots = None
 
 
+class StartupClock:
+    """What one drive of a run did before its first model request and first token, step by step: logged once, at
+    the first token (`run start-up`, figures in bench/README.md; bench/outside_in.py --startup reads them)."""
+
+    def __init__(self) -> None:
+        self._last = time.monotonic()
+        self.steps: dict[str, float] = {}
+        self.notes: dict[str, object] = {}
+        self.logged = False
+
+    def mark(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = round((now - self._last) * 1000, 1)
+        self._last = now
+
+    def log(self, run_id: str) -> None:
+        if self.logged:
+            return
+        self.logged = True
+        steps = " ".join(f"{step}={ms}ms" for step, ms in self.steps.items())
+        notes = "".join(f" {key}={value}" for key, value in self.notes.items())
+        logger.info("run %s start-up: %s%s", run_id, steps, notes, extra={"startup_ms": self.steps, **self.notes})
+
+
 @dataclass
 class RunHandle:
     """A run held by this process: its graph task (while one runs), whether cancel was requested, and its set-up
@@ -89,11 +113,22 @@ class RunHandle:
     cancel_requested: bool = False
     task: asyncio.Task | None = None
     setup_slot: SetupSlot | None = None
+    clock: StartupClock | None = None
+    drive: asyncio.Task | None = None  # the task driving the run in this process (set-up included)
+    parking: bool = False  # the process is stopping: the run is handed back, not cancelled
 
     def set_up(self) -> None:
         """The run is set up (it waits for the model now): let the next run's set-up start."""
         if self.setup_slot is not None:
             self.setup_slot.release()
+
+    def park(self) -> None:
+        """Stop driving the run here, leaving it as it is for another worker (workflows/engine.py hands it back)."""
+        if self.parking or self.cancel_requested:
+            return
+        self.parking = True
+        if self.drive is not None and not self.drive.done():
+            self.drive.cancel()
 
     def cancel(self) -> None:
         if self.cancel_requested:
@@ -112,6 +147,7 @@ class RunLoop:
         self._watcher: asyncio.Task | None = None
         self._setup_slots: asyncio.Semaphore | None = None
         self._setup_slot_max_s = setup_slot_max_s
+        self.stopping = False
         if loop is not None:
             self.loop = loop
             return
@@ -125,6 +161,16 @@ class RunLoop:
 
     def submit(self, coro: Coroutine) -> Future:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop_threadsafe(self) -> None:
+        """The process is stopping (a worker's SIGTERM): every run it holds, and every run it claims from now on,
+        is handed back to the queue at once, so the process ends in seconds and another worker continues them."""
+        self.loop.call_soon_threadsafe(self._stop)
+
+    def _stop(self) -> None:
+        self.stopping = True
+        for handle in list(self.handles.values()):
+            handle.park()
 
     # --- called on the loop ---
 

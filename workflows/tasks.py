@@ -9,7 +9,8 @@ finished or parked at an approval. A redelivered task finds nothing to claim and
 import logging
 
 from celery import shared_task
-from celery.signals import worker_ready
+from celery.exceptions import Reject
+from celery.signals import worker_ready, worker_shutting_down
 
 from skyflo.gc_settle import gc_settle
 from workflows import engine, expiry, recovery
@@ -24,6 +25,13 @@ def _warm_up(**kwargs) -> None:
     run_loop().submit(engine.warm_up()).add_done_callback(_warm_up_done)
 
 
+@worker_shutting_down.connect
+def _runs_hand_back(**kwargs) -> None:
+    # A warm shutdown waits for every task, and a run's task may last minutes: its runs go back to the queue
+    # instead (workflows/engine.py), so SIGTERM ends the worker within seconds.
+    run_loop().stop_threadsafe()
+
+
 def _warm_up_done(future) -> None:
     if future.exception() is not None:
         logger.warning("warm-up failed (the first run will do it): %s", future.exception())
@@ -32,12 +40,20 @@ def _warm_up_done(future) -> None:
 
 @shared_task(name=RUN_EXECUTE_TASK, acks_late=True, ignore_result=True)
 def run_execute(run_id: str) -> None:
+    _not_stopping()
     run_loop().submit(engine.run_execute(run_id)).result()
 
 
 @shared_task(name=RUN_RESUME_TASK, acks_late=True, ignore_result=True)
 def run_resume(run_id: str, decision: dict) -> None:
+    _not_stopping()
     run_loop().submit(engine.run_resume(run_id, decision)).result()
+
+
+def _not_stopping() -> None:
+    """A stopping worker leaves a run it has just been handed to another worker (the message goes back)."""
+    if run_loop().stopping:
+        raise Reject("this worker is stopping", requeue=True)
 
 
 @shared_task(ignore_result=True)

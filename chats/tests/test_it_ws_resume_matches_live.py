@@ -4,6 +4,7 @@ import json
 import pytest
 from asgiref.sync import sync_to_async
 
+from chats import consumers
 from chats.deltas import DeltaStream
 from chats.publisher import aevent_publish
 from chats.tests.conftest import access_token, ws_communicator, ws_frames
@@ -87,3 +88,48 @@ async def test_frames_published_between_the_handshake_and_the_resume_arrive_afte
     assert [(f["seq"], f["type"]) for f in frames] == [
         (1, "run.started"), (2, "step.started"), (3, "step.started"), (4, "run.finished")
     ]  # fmt: skip
+
+
+async def test_a_client_that_never_resumes_on_a_new_conversation_gets_live_frames_at_once_and_never_twice(
+    world, monkeypatch
+):
+    # Not the grace period (made endless here): the conversation had no event at the handshake, so nothing a
+    # replay could put behind a live frame.
+    monkeypatch.setattr(consumers, "RESUME_GRACE_S", 3600)
+    conversation_id = world.conversation.pk
+    token = await sync_to_async(access_token)(world.trio.operator)
+    client = ws_communicator(conversation_id, token=token)
+    assert (await client.connect())[0]
+    try:
+        await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="run.started", data={})
+        await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="step.started", data={"step_id": "s1"})
+        frames = await ws_frames(client, 2)
+        # A resume that comes after live frames (a slow client) repeats none of them.
+        await client.send_json_to({"type": "resume", "after": 0})
+        await aevent_publish(
+            conversation_id=conversation_id, run_id=RUN, type="run.finished", data={"status": "succeeded"}
+        )
+        frames += await ws_frames(client, 1)
+        assert await client.receive_nothing(0.3)
+    finally:
+        await client.disconnect()
+
+    assert [(f["seq"], f["type"]) for f in frames] == [(1, "run.started"), (2, "step.started"), (3, "run.finished")]
+
+
+async def test_on_a_conversation_with_history_live_frames_wait_for_the_resume_and_follow_its_replay(world, monkeypatch):
+    monkeypatch.setattr(consumers, "RESUME_GRACE_S", 3600)
+    conversation_id = world.conversation.pk
+    await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="run.started", data={})  # seq 1
+    token = await sync_to_async(access_token)(world.trio.operator)
+    client = ws_communicator(conversation_id, token=token)
+    assert (await client.connect())[0]
+    try:
+        await aevent_publish(conversation_id=conversation_id, run_id=RUN, type="step.started", data={"step_id": "s1"})
+        assert await client.receive_nothing(0.3)  # held: a resume may still ask for seq 1 first
+        await client.send_json_to({"type": "resume", "after": 0})
+        frames = await ws_frames(client, 2)
+    finally:
+        await client.disconnect()
+
+    assert [(f["seq"], f["type"]) for f in frames] == [(1, "run.started"), (2, "step.started")]
