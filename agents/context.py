@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from agents.llm import LLMClient
     from agents.mcp_client import ToolSession
+    from agents.state import CallResult
     from agents.tool_policy import ToolPolicy
 
 
@@ -71,10 +72,9 @@ class RunContext(Protocol):
         The driver emits run.*, approval.* and (via MessageStream) message.*.
         """
 
-    async def ledger_get(self, call_id: str) -> dict | None:
+    async def ledger_get(self, call_id: str) -> CallResult | None:
         """The stored result of a call that already FINISHED in this run, else None.
 
-        Shape: {"ok": bool, "output": str, "truncated": bool, "command": str | None}.
         A call that was started but never finished (worker crash mid-call) returns
         {"ok": False, "output": "...interrupted...", "unknown": True} if the implementation
         wants to prevent a blind repeat of a mutating call; nodes treat any dict as "done".
@@ -97,8 +97,8 @@ class RunContext(Protocol):
         and verifier's read-only discovery calls do not. Call ids are "{run_id}:{round}:{step_id}:{n}".
         """
 
-    async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
-        """Record the call's result (same shape as `ledger_get` returns)."""
+    async def ledger_finish(self, call_id: str, ok: bool, result: CallResult) -> None:
+        """Record the call's result."""
 
     async def cancelled(self) -> bool:
         """True once cancel was requested for this run (checked between chunks and before calls)."""

@@ -8,7 +8,7 @@ from agents.briefing import plan_text, setting
 from agents.context import RunContext
 from agents.prompts import load_prompt
 from agents.read_only_loop import assistant_message, chat
-from agents.state import State
+from agents.state import State, StepCall
 from agents.tool_arguments import MAX_ARGUMENT_REPAIRS, argument_error_message, arguments_problem
 from agents.tool_runs import ensure_not_cancelled, preview, record, run_call
 from agents.transcript import results_block
@@ -23,7 +23,7 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
     """
     ctx = runtime.context
     step = state.plan[state.step_index]
-    calls, results = [dict(c) for c in state.step_calls], list(state.results)
+    calls, results = [StepCall(**c) for c in state.step_calls], list(state.results)
     if state.pending_approval is not None:
         decision = (state.approval or {}).get("decision")
         call = next(c for c in calls if c["call_id"] == state.pending_approval["call_id"])
@@ -51,7 +51,7 @@ async def executor(state: State, runtime: Runtime[RunContext]) -> dict:
 
 
 async def _advance(
-    ctx: RunContext, state: State, step: dict, calls: list[dict], results: list[dict], refused: list | None = None
+    ctx: RunContext, state: State, step: dict, calls: list[StepCall], results: list[dict], refused: list | None = None
 ) -> dict:
     refused = [*state.refused, *(refused or [])]
     for call in (c for c in calls if c["status"] in ("pending", "invalid")):
@@ -80,7 +80,7 @@ async def _advance(
     }
 
 
-def _status(calls: list[dict], results: list[dict], step: dict) -> str:
+def _status(calls: list[StepCall], results: list[dict], step: dict) -> str:
     if any(c["status"] == "refused" for c in calls):
         return "refused"
     ids = {c["call_id"] for c in calls}
@@ -89,7 +89,7 @@ def _status(calls: list[dict], results: list[dict], step: dict) -> str:
     return "succeeded" if calls else "skipped"
 
 
-async def _denied(ctx: RunContext, state: State, step: dict, call: dict) -> dict:
+async def _denied(ctx: RunContext, state: State, step: dict, call: StepCall) -> dict:
     approval = state.approval or {}
     decision = approval.get("decision") if approval.get("decision") in ("deny", "expired") else "deny"
     await ctx.emit("step.finished", {"step_id": step["id"], "status": "denied"})
@@ -98,7 +98,7 @@ async def _denied(ctx: RunContext, state: State, step: dict, call: dict) -> dict
     return {"step_calls": [], "pending_approval": None, "approval": None, "denied": denied}
 
 
-async def _resolve(ctx: RunContext, state: State, step: dict) -> list[dict]:
+async def _resolve(ctx: RunContext, state: State, step: dict) -> list[StepCall]:
     """LLM turns with the allowed tools' function schemas -> the step's concrete calls.
 
     Arguments that are not JSON or do not fit the tool's schema go back to the model as that call's error, at most
@@ -138,8 +138,8 @@ def _argument_replies(tool_calls: list, problems: dict) -> list[dict]:
     ]
 
 
-def _step_call(ctx: RunContext, call_id: str, tool_call, problem: str | None) -> dict:
-    call = {
+def _step_call(ctx: RunContext, call_id: str, tool_call, problem: str | None) -> StepCall:
+    call: StepCall = {
         "call_id": call_id,
         "tool": tool_call.name,
         "args": tool_call.arguments or {},

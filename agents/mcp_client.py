@@ -8,7 +8,7 @@ Used by the workflow driver around the whole graph invocation (enter and exit in
         ...  # RunContext(tools=tools, policy=policy, ...)
 
 Tools are listed once per session, when it opens. `call` streams the server's progress notifications (one per
-output line) to `on_output` and returns a `ToolResult`. Cancelling the task awaiting `call`
+output line) to `on_output` and returns a `CallResult` (agents/state.py). Cancelling the task awaiting `call`
 cancels the MCP request, and the tool server then kills the command.
 
 Another MCP server's output (a connection of kind "mcp") gets our redaction and size cap with `redacted` and
@@ -27,7 +27,6 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 
 import httpx2
 from mcp.client.session import ClientSession
@@ -35,6 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp_types import PaginatedRequestParams
 
 from agents.errors import ToolServerError
+from agents.state import CallResult
 from agents.tool_policy import ToolSpec, tool_spec
 from mcp_server.identity import META_KEY
 from mcp_server.redaction import Redactor
@@ -63,17 +63,6 @@ def _shared_ssl_context() -> ssl.SSLContext:
         if _ssl_context is None:
             _ssl_context = httpx2.create_ssl_context()
         return _ssl_context
-
-
-@dataclass
-class ToolResult:
-    ok: bool
-    output: str  # the command's output (stderr appended on failure), capped by the tool server
-    truncated: bool  # the tool server cut the output (it then ends with a marker)
-    command: str | None = None  # the exact command that ran, e.g. "kubectl scale ..."
-
-    def as_dict(self) -> dict:
-        return {"ok": self.ok, "output": self.output, "truncated": self.truncated, "command": self.command}
 
 
 class _Connection:
@@ -293,7 +282,7 @@ class ToolSession:
         """The tools as listed at session start (name, description, input_schema, annotations)."""
         return list(self._conn.tools.values()) if self._conn is not None else []
 
-    async def call(self, name: str, args: dict, *, call_id: str, on_output: OnOutput | None = None) -> ToolResult:
+    async def call(self, name: str, args: dict, *, call_id: str, on_output: OnOutput | None = None) -> CallResult:
         """Run one tool; `on_output(line)` receives live output lines from progress notifications."""
         conn = self._conn
         if conn is None or conn.session is None:
@@ -326,31 +315,31 @@ def line_scrubber(redactor: Redactor) -> Callable[[str], str | None]:
     return line
 
 
-def redacted(result: ToolResult, redactor: Redactor) -> ToolResult:
+def redacted(result: CallResult, redactor: Redactor) -> CallResult:
     """Our redaction and size cap over a result of a server that does neither for us (CPU: ~25 ms per 64 KiB)."""
-    output, dropped = result.output, 0
+    output, dropped = result["output"], 0
     if len(output) > REDACT_MAX_CHARS:  # redaction reads all it is given: bound its work before it starts
         output, dropped = output[:REDACT_MAX_CHARS], len(output[REDACT_MAX_CHARS:].encode())
-    output = redactor.redact(output, complete=not (result.truncated or dropped))
+    output = redactor.redact(output, complete=not (result["truncated"] or dropped))
     # Our tool server's output is capped already and ends with its marker: room for it, so it is not cut twice.
-    limit = OUTPUT_CAP + 256 if result.truncated else OUTPUT_CAP
+    limit = OUTPUT_CAP + 256 if result["truncated"] else OUTPUT_CAP
     output, cut = cap_output(output, limit, extra_omitted=dropped)
-    command = redactor.redact_line(result.command) if result.command else result.command
-    return ToolResult(ok=result.ok, output=output, truncated=result.truncated or cut, command=command)
+    command = redactor.redact_line(result["command"]) if result["command"] else result["command"]
+    return {"ok": result["ok"], "output": output, "truncated": result["truncated"] or cut, "command": command}
 
 
-def _tool_result(result) -> ToolResult:
+def _tool_result(result) -> CallResult:
     text = "\n".join(getattr(block, "text", "") for block in result.content or () if block.type == "text")
     structured = result.structured_content or {}
     if not isinstance(structured, dict) or "output" not in structured:
-        return ToolResult(ok=not result.is_error, output=text, truncated=False)
+        return {"ok": not result.is_error, "output": text, "truncated": False, "command": None}
     output = structured.get("output") or ""
     if result.is_error:
         stderr = structured.get("stderr") or ""
         output = "\n".join(part for part in (output.rstrip("\n"), stderr.rstrip("\n")) if part) or text
-    return ToolResult(
-        ok=not result.is_error,
-        output=output,
-        truncated=bool(structured.get("truncated")),
-        command=structured.get("command"),
-    )
+    return {
+        "ok": not result.is_error,
+        "output": output,
+        "truncated": bool(structured.get("truncated")),
+        "command": structured.get("command"),
+    }

@@ -8,6 +8,28 @@ result carries "__interrupt__" instead (see agents/context.py; workflows/graph.p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NotRequired, TypedDict
+
+
+class StepCall(TypedDict):
+    """One tool call of a plan step, from the model's reply (agents/executor.py) to the ledger (`call_id` keys it)."""
+
+    call_id: str
+    tool: str
+    args: dict
+    mutating: bool  # needs an approval: decided from the tool's annotations, never by the model
+    status: str  # pending | invalid | refused | done
+    reason: NotRequired[str]  # why it is invalid or refused
+
+
+class CallResult(TypedDict):
+    """What a tool call returned: as the MCP client gives it, as the ledger keeps it, as a retry reads it back."""
+
+    ok: bool
+    output: str  # the command's output (stderr appended on failure), redacted and capped
+    truncated: bool  # the output was cut (it then ends with a marker)
+    command: str | None  # the exact command that ran, e.g. "kubectl scale ..."
+    unknown: NotRequired[bool]  # started but never finished (a worker died mid-call): never run again blindly
 
 
 @dataclass(kw_only=True)
@@ -25,7 +47,7 @@ class State(InputState):
     plan: list[dict] = field(default_factory=list)  # [{id, title, tool, mutating}]
     plan_summary: str = ""
     step_index: int = 0
-    step_calls: list[dict] = field(default_factory=list)  # resolved calls of the current step
+    step_calls: list[StepCall] = field(default_factory=list)  # resolved calls of the current step
     pending_approval: dict | None = None  # {call_id, tool, args, preview} awaiting a decision
     approval: dict | None = None  # the resume value {decision, by, reason}
     results: list[dict] = field(default_factory=list)  # every finished call of this run

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from agents.errors import RunCancelled
 from agents.mcp_client import line_scrubber, redacted
+from agents.state import CallResult, StepCall
 from mcp_server.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ async def ensure_not_cancelled(ctx: RunContext) -> None:
         raise RunCancelled
 
 
-def record(call: dict, step_id: str, result: dict) -> dict:
+def record(call: StepCall, step_id: str, result: CallResult) -> dict:
     """The per-run record of a finished call, kept in graph state and shown to later agents."""
     return {
         "call_id": call["call_id"],
@@ -37,7 +38,7 @@ def record(call: dict, step_id: str, result: dict) -> dict:
 
 
 async def run_call(
-    ctx: RunContext, call: dict, step_id: str, *, use_ledger: bool = True, saved: tuple | None = None
+    ctx: RunContext, call: StepCall, step_id: str, *, use_ledger: bool = True, saved: tuple | None = None
 ) -> dict:
     """Run `call` ({call_id, tool, args, mutating}) unless the ledger says it already finished.
 
@@ -71,14 +72,13 @@ async def run_call(
         await ctx.emit("tool.output", {"call_id": call_id, "stream": "stdout", "chunk": line})
 
     try:
-        answer = await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)
+        result = await ctx.tools.call(tool, args, call_id=call_id, on_output=on_output)
         if redactor is not None:  # pure CPU: off the run loop, which carries every other run's stream
-            answer = await asyncio.to_thread(redacted, answer, redactor)
-        result = answer.as_dict()
+            result = await asyncio.to_thread(redacted, result, redactor)
     except Exception as exc:  # the tool server failed: the model and the user get a sentence, the log the detail
         log.warning("call %s (%s): the tool server failed", call_id, tool, exc_info=exc)
         output = f"The tool server did not complete this call ({type(exc).__name__}); it may not have run."
-        result = {"ok": False, "output": output, "truncated": False, "command": None}
+        result: CallResult = {"ok": False, "output": output, "truncated": False, "command": None}
     if use_ledger:
         await ctx.ledger_finish(call_id, result["ok"], result)
     event = {"call_id": call_id, "ok": result["ok"], "output": result["output"], "truncated": result["truncated"]}
@@ -88,7 +88,7 @@ async def run_call(
     return record(call, step_id, result)
 
 
-def refused_result(reason: str) -> dict:
+def refused_result(reason: str) -> CallResult:
     return {"ok": False, "output": f"Refused: {reason} Nothing ran.", "truncated": False, "command": None}
 
 
@@ -129,9 +129,9 @@ async def preview(ctx: RunContext, call: dict) -> str:
     except Exception as exc:  # a preview failure must not hide the approval; say so in the preview
         log.warning("call %s: the diff preview failed", call["call_id"], exc_info=exc)
         return f"The diff preview failed (the tool server did not answer). The call: {described}"
-    if not result.ok:
-        return f"The diff preview failed:\n{result.output}\nThe call: {described}"
-    return result.output or "(no changes)"
+    if not result["ok"]:
+        return f"The diff preview failed:\n{result['output']}\nThe call: {described}"
+    return result["output"] or "(no changes)"
 
 
 def _destructive(ctx: RunContext, call: dict) -> str:

@@ -163,4 +163,4 @@ async def _read(ctx: RunContext, call: dict, tool: str, args: dict) -> tuple[boo
     except Exception as exc:  # the undo is lost, not the call: it still runs, and no Undo is offered
         log.warning("call %s: reading the state before it failed", call["call_id"], exc_info=exc)
         return False, ""
-    return result.ok, result.output or ""
+    return result["ok"], result["output"] or ""

@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents.namespace_scope import OutOfScope, scope_arguments
+from agents.state import CallResult
 from chats.deltas import DeltaStream
 from chats.event_log import storable
 from chats.publisher import aevent_publish
@@ -146,7 +147,7 @@ class DjangoRunContext:
     async def emit(self, type: str, data: dict) -> None:  # noqa: A002 - the event's field name
         await aevent_publish(conversation_id=self.run.conversation_id, run_id=self.run.id, type=type, data=data)
 
-    async def ledger_get(self, call_id: str) -> dict | None:
+    async def ledger_get(self, call_id: str) -> CallResult | None:
         return await db(ledger_get, run_id=self.run.id, call_id=call_id)
 
     async def ledger_start(
@@ -170,7 +171,7 @@ class DjangoRunContext:
             undo=undo,
         )
 
-    async def ledger_finish(self, call_id: str, ok: bool, result: dict) -> None:
+    async def ledger_finish(self, call_id: str, ok: bool, result: CallResult) -> None:
         await db(ledger_finish, run_id=self.run.id, call_id=call_id, ok=ok, result=result)
 
     async def cancelled(self) -> bool:
@@ -201,7 +202,7 @@ class DjangoRunContext:
 # --- the ledger (sync; run on the DB threads) ------------------------------------------------------------------
 
 
-def ledger_get(*, run_id, call_id: str) -> dict | None:
+def ledger_get(*, run_id, call_id: str) -> CallResult | None:
     call = ToolCall.objects.filter(run_id=run_id, call_id=call_id).first()
     if call is None:
         return None
@@ -226,7 +227,7 @@ def ledger_start(
         )
 
 
-def ledger_finish(*, run_id, call_id: str, ok: bool, result: dict) -> None:
+def ledger_finish(*, run_id, call_id: str, ok: bool, result: CallResult) -> None:
     state = ToolCall.State.SUCCEEDED if ok else ToolCall.State.FAILED
     ToolCall.objects.filter(run_id=run_id, call_id=call_id).update(
         state=state, result=storable(result), finished_at=timezone.now()
