@@ -55,8 +55,8 @@ _ssl_lock = threading.Lock()
 def _shared_ssl_context() -> ssl.SSLContext:
     """The process's one client SSL context (httpx2's default: system CA store, hostname check).
 
-    A new httpx2 client builds its own context, which loads the whole CA store: ~50 ms of CPU per run on the
-    run loop, even for an http:// tool server. An SSLContext is safe to share between clients and threads.
+    A new httpx2 client builds its own context and loads the whole CA store, on the run loop, even for an http://
+    tool server (bench/README.md has the cost). An SSLContext is safe to share between clients and threads.
     """
     global _ssl_context
     with _ssl_lock:
@@ -316,7 +316,8 @@ def line_scrubber(redactor: Redactor) -> Callable[[str], str | None]:
 
 
 def redacted(result: CallResult, redactor: Redactor) -> CallResult:
-    """Our redaction and size cap over a result of a server that does neither for us (CPU: ~25 ms per 64 KiB)."""
+    """Our redaction and size cap over a result of a server that does neither for us (CPU-bound: run it off the
+    loop)."""
     output, dropped = result["output"], 0
     if len(output) > REDACT_MAX_CHARS:  # redaction reads all it is given: bound its work before it starts
         output, dropped = output[:REDACT_MAX_CHARS], len(output[REDACT_MAX_CHARS:].encode())

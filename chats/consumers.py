@@ -130,9 +130,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         return None
 
     async def __call__(self, scope, receive, send):
-        """channels' AsyncConsumer.__call__ with a lighter loop. channels waits on both sources (the client and
-        the channel layer) with a new task and an asyncio.wait per message, ~15 % of daphne's CPU per relayed
-        frame at 50 sockets; here each source has one long-lived reader, and a lock keeps channels' rule that a
+        """channels' AsyncConsumer.__call__ with a lighter loop: one long-lived reader per source instead of a new
+        task and an asyncio.wait per message (bench/README.md has the cost); a lock keeps channels' rule that a
         consumer handles one message at a time (the seq bookkeeping of run_event and _replay relies on it)."""
         self.scope = scope
         self.channel_layer = get_channel_layer(self.channel_layer_alias)

@@ -1,8 +1,8 @@
 """The channel layer: channels_redis' pub/sub layer plus `group_send_many`.
 
-The pub/sub layer sends each group message as one PUBLISH and waits for Redis's reply before the next. A process
-streaming 50 runs sends a batch of several delta frames every ~10 ms (chats.publisher); one pipelined round trip
-per batch instead of one per frame costs a fraction of the CPU and keeps the frames in order. Everything else is
+The pub/sub layer sends each group message as one PUBLISH and waits for Redis's reply before the next; a process
+streaming many runs sends batches of frames many times a second (chats.publisher), so one pipelined round trip per
+batch keeps the frames in order at a fraction of the CPU (bench/README.md). Everything else is
 channels_redis 4.3's own (its internals used here: `_get_layer`, `_get_group_channel_name`, `_get_shard` and the
 shard's `_lock`/`_ensure_redis`/`_redis`; the version is pinned in requirements.txt and
 chats/tests/test_it_group_send_many.py covers this class).
