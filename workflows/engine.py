@@ -47,19 +47,20 @@ DATABASE_LOST = (
 HISTORY_MESSAGES = 40
 
 
-async def run_execute(run_id: str) -> None:
-    """Start (or, after a worker died, continue) a queued run. Does nothing when there is nothing to claim."""
-    await _drive(run_id, resume=None)
+async def run_execute(run_id: str) -> bool:
+    """Start (or, after a worker died, continue) a queued run. Does nothing when there is nothing to claim.
+    True when the worker was stopping and handed the run back to the queue: the caller dispatches it again."""
+    return await _drive(run_id, resume=None)
 
 
-async def run_resume(run_id: str, resume: dict) -> None:
+async def run_resume(run_id: str, resume: dict) -> bool:
     """Continue a run parked at an approval once it was decided; `resume` = {"approval_id", "call_id"}.
 
-    Only the approval the run waits for resumes it, and the decision is read from its row."""
-    await _drive(run_id, resume=resume)
+    Only the approval the run waits for resumes it, and the decision is read from its row. Returns as run_execute."""
+    return await _drive(run_id, resume=resume)
 
 
-async def _drive(run_id: str, *, resume: dict | None) -> None:
+async def _drive(run_id: str, *, resume: dict | None) -> bool:
     loop = run_loop()
     clock = StartupClock()
     slot = await loop.setup_slot()
@@ -68,7 +69,7 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
         run = await db(lifecycle.run_claim, run_id=run_id, worker=WORKER_NAME, resume=resume)
         if run is None:
             logger.info("run %s: nothing to claim (finished, taken, a duplicate or stale delivery)", run_id)
-            return
+            return False
         if resume is not None:
             resume = await db(lifecycle.run_resume_value, run=run, resume=resume)
         clock.mark("claim")
@@ -85,21 +86,22 @@ async def _drive(run_id: str, *, resume: dict | None) -> None:
             if not handle.parking:
                 raise
             asyncio.current_task().uncancel()
-            await _hand_back(run)
+            return await _hand_back(run)
         finally:
             loop.release(run_id)
     finally:
         slot.release()
+    return False
 
 
-async def _hand_back(run: Run) -> None:
+async def _hand_back(run: Run) -> bool:
     """The worker is stopping: the run goes back to the queue now, as recovery would requeue it after a missed
     heartbeat, and another worker continues from its last checkpoint (the ledger keeps a change from running
     twice: a call cut short is reported as of unknown outcome, never re-run)."""
-    from workflows.recovery import run_hand_back  # recovery -> dispatch -> engine
-
-    if await db(run_hand_back, run_id=run.id, worker=WORKER_NAME):
+    handed_back = await db(lifecycle.run_hand_back, run_id=run.id, worker=WORKER_NAME)
+    if handed_back:
         logger.info("run %s: handed back to the queue, this worker is stopping", run.id)
+    return handed_back
 
 
 async def _drive_claimed(run: Run, handle: RunHandle, resume: dict | None) -> None:

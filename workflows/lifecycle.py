@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -207,3 +207,17 @@ def run_finish(*, run: Run, status: str, error: tuple[str, str] | None = None) -
         run_event_publish(locked, "run.error", {"code": error[0], "detail": error[1]})
     run_event_publish(locked, "run.finished", {"status": status, "usage": run_usage(locked)})
     return locked
+
+
+def run_hand_back(*, run_id, worker: str) -> bool:
+    """A stopping worker's running run back to the queue (attempt + 1, as recovery requeues a run after a missed
+    heartbeat); True when it was handed back: its caller dispatches it to another worker."""
+    with transaction.atomic():
+        # The row lock waits for a state change of the run still in flight on a DB thread (a finish, a parking at
+        # an approval), which then wins: the run is handed back only if it is still running here.
+        if Run.objects.select_for_update().filter(pk=run_id, status=Run.Status.RUNNING).first() is None:
+            return False
+        moved = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, worker=worker[:200]).update(
+            status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker="", heartbeat_at=timezone.now()
+        )
+    return bool(moved)

@@ -51,21 +51,6 @@ def _runs_requeue(cutoff) -> list[str]:
     return recovered
 
 
-def run_hand_back(*, run_id, worker: str) -> bool:
-    """A stopping worker's running run back to the queue at once (attempt + 1), dispatched to another worker."""
-    with transaction.atomic():
-        # The row lock waits for a state change of the run still in flight on a DB thread (a finish, a parking at
-        # an approval), which then wins: the run is handed back only if it is still running here.
-        if Run.objects.select_for_update().filter(pk=run_id, status=Run.Status.RUNNING).first() is None:
-            return False
-        moved = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING, worker=worker[:200]).update(
-            status=Run.Status.QUEUED, attempt=F("attempt") + 1, worker="", heartbeat_at=timezone.now()
-        )
-        if moved:
-            run_dispatch_after_commit(run_id)
-    return bool(moved)
-
-
 def _dispatch_due(status: str, cutoff):
     """Runs in `status` last dispatched before `cutoff` (never: created before it)."""
     never = Q(heartbeat_at__isnull=True, created_at__lt=cutoff)

@@ -14,7 +14,7 @@ from celery.signals import worker_ready, worker_shutting_down
 
 from skyflo.gc_settle import gc_settle
 from workflows import engine, expiry, recovery
-from workflows.dispatch import RUN_EXECUTE_TASK, RUN_RESUME_TASK
+from workflows.dispatch import RUN_EXECUTE_TASK, RUN_RESUME_TASK, run_dispatch
 from workflows.run_loop import run_loop
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,15 @@ def _warm_up_done(future) -> None:
 @shared_task(name=RUN_EXECUTE_TASK, acks_late=True, ignore_result=True)
 def run_execute(run_id: str) -> None:
     _not_stopping()
-    run_loop().submit(engine.run_execute(run_id)).result()
+    if run_loop().submit(engine.run_execute(run_id)).result():
+        run_dispatch(run_id)  # handed back by this stopping worker: to another one
 
 
 @shared_task(name=RUN_RESUME_TASK, acks_late=True, ignore_result=True)
 def run_resume(run_id: str, decision: dict) -> None:
     _not_stopping()
-    run_loop().submit(engine.run_resume(run_id, decision)).result()
+    if run_loop().submit(engine.run_resume(run_id, decision)).result():
+        run_dispatch(run_id)  # queued again, it continues from its checkpoint like a recovered run
 
 
 def _not_stopping() -> None:
