@@ -13,17 +13,14 @@ never the approver's cluster rights.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from django.utils.text import slugify
 
 from agents.errors import ToolServerError
-from mcp_server.identity import MIN_KEY_CHARS, assertion_sign, identity_name_problem
-
-USER_PLACEHOLDERS = {"email", "id"}
-GROUP_PLACEHOLDERS = {"team"}
+from mcp_server.identity import assertion_sign, identity_name_problem
+from orgs.models import Team
 
 
 class ImpersonationError(ToolServerError):
@@ -37,37 +34,8 @@ class KubeIdentity:
     groups: tuple[str, ...]
 
 
-def _placeholders(template: str) -> set[str] | None:
-    try:
-        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
-    except ValueError:
-        return None
-
-
-def impersonation_problems(cluster) -> dict[str, str]:
-    """Field errors of the connection's impersonation settings (ClusterConnection.clean)."""
-    problems = {}
-    for field, allowed in (("impersonation_user", USER_PLACEHOLDERS), ("impersonation_group", GROUP_PLACEHOLDERS)):
-        names = _placeholders(getattr(cluster, field))
-        if names is None or not names <= allowed:
-            problems[field] = f"Use only the placeholders {', '.join('{' + n + '}' for n in sorted(allowed))}."
-    if not cluster.impersonation_user.strip():
-        problems["impersonation_user"] = "Give the Kubernetes user name, e.g. {email}."
-    key = cluster.impersonation_key
-    if cluster.impersonate and len(key) < MIN_KEY_CHARS:
-        problems["impersonate"] = (
-            f"Acting as the person needs the key (at least {MIN_KEY_CHARS} characters) that the tool server "
-            "has in MCP_IMPERSONATION_KEY."
-        )
-    if cluster.impersonate and cluster.kind != cluster.Kind.SKYFLO:
-        problems["impersonate"] = "Only Skyflo's tool server can act as the person; another MCP server cannot."
-    return problems
-
-
 def kube_identity(user, cluster) -> KubeIdentity:
     """The Kubernetes user name and groups `user` has on `cluster` (sync: reads the person's teams)."""
-    from orgs.models import Team
-
     name = cluster.impersonation_user.format(email=user.email, id=user.pk)
     groups: list[str] = []
     if cluster.impersonation_group.strip():

@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+import string
 import uuid
 
 from django.conf import settings
@@ -9,6 +10,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
 
+from mcp_server.identity import MIN_KEY_CHARS
 from orgs.crypto import secret_decrypt, secret_encrypt
 from orgs.signals import user_password_changed
 
@@ -217,9 +219,7 @@ class ClusterConnection(models.Model):
         both = set(self.tool_allow) & set(self.tool_deny)
         if both:
             raise ValidationError({"tool_deny": f"Both allowed and denied: {', '.join(sorted(both)[:5])}."})
-        from orgs.impersonation import impersonation_problems
-
-        problems = impersonation_problems(self)
+        problems = _impersonation_problems(self)
         if problems:
             raise ValidationError(problems)
 
@@ -358,3 +358,34 @@ class Budget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.org.slug}/{self.team.name if self.team_id else '*'}: {self.monthly_limit} {self.kind}/month"
+
+
+USER_PLACEHOLDERS = {"email", "id"}
+GROUP_PLACEHOLDERS = {"team"}
+
+
+def _placeholders(template: str) -> set[str] | None:
+    try:
+        return {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError:
+        return None
+
+
+def _impersonation_problems(cluster) -> dict[str, str]:
+    """Field errors of the connection's "act as the person" settings (ClusterConnection.clean)."""
+    problems = {}
+    for field, allowed in (("impersonation_user", USER_PLACEHOLDERS), ("impersonation_group", GROUP_PLACEHOLDERS)):
+        names = _placeholders(getattr(cluster, field))
+        if names is None or not names <= allowed:
+            problems[field] = f"Use only the placeholders {', '.join('{' + n + '}' for n in sorted(allowed))}."
+    if not cluster.impersonation_user.strip():
+        problems["impersonation_user"] = "Give the Kubernetes user name, e.g. {email}."
+    key = cluster.impersonation_key
+    if cluster.impersonate and len(key) < MIN_KEY_CHARS:
+        problems["impersonate"] = (
+            f"Acting as the person needs the key (at least {MIN_KEY_CHARS} characters) that the tool server "
+            "has in MCP_IMPERSONATION_KEY."
+        )
+    if cluster.impersonate and cluster.kind != cluster.Kind.SKYFLO:
+        problems["impersonate"] = "Only Skyflo's tool server can act as the person; another MCP server cannot."
+    return problems
