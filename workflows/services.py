@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import Http404
 from django.utils import timezone
 
+from agents.errors import ToolServerError
 from chats.event_log import storable
 from chats.models import Conversation, Message
 from chats.publisher import event_publish
@@ -165,8 +166,8 @@ def approval_edit(*, user: User, approval: Approval, args) -> Approval:
     Raises PermissionDenied (as for approving), Conflict (no longer pending), ValidationError (a sentence: outside
     the tool's schema or the connection's policy; nothing changed), ToolServerError (the tool server is down).
     """
+    # The MCP client and the SDK under it: a web process imports them only when an approver edits.
     from agents.approval_edit import EditRefused, edit_check
-    from agents.errors import ToolServerError
     from agents.mcp_client import ToolSession
 
     _approve_access(user=user, approval=approval)
