@@ -6,8 +6,9 @@ from langgraph.runtime import Runtime
 
 from agents.briefing import plan_text, setting
 from agents.context import RunContext
+from agents.model_call import chat
 from agents.prompts import load_prompt
-from agents.read_only_loop import assistant_message, chat
+from agents.read_only_loop import assistant_message
 from agents.state import State, StepCall
 from agents.tool_arguments import MAX_ARGUMENT_REPAIRS, argument_error_message, arguments_problem
 from agents.tool_runs import ensure_not_cancelled, preview, record, run_call

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from agents.llm import parse_or_fail
 from agents.llm_response import LLMResponse
+from agents.model_call import chat
 from agents.structured import OutputSchema, ReplyInvalid, repair_message, reply_parse
 from agents.tool_arguments import argument_error_message, arguments_problem, assistant_arguments
 from agents.tool_runs import run_call
@@ -17,19 +18,6 @@ if TYPE_CHECKING:
     from agents.context import RunContext
 
 MAX_TOOL_TURNS = 5
-
-
-async def chat(ctx: RunContext, messages: list[dict], **kwargs) -> LLMResponse:
-    """One LLM call with cancellation polling and usage recorded."""
-    response = await ctx.llm.chat(messages, is_cancelled=ctx.cancelled, **kwargs)
-    await ctx.record_usage(
-        response.prompt_tokens,
-        response.completion_tokens,
-        response.model,
-        cached_tokens=response.cached_tokens,
-        reasoning_tokens=response.reasoning_tokens,
-    )
-    return response
 
 
 def assistant_message(response: LLMResponse) -> dict:

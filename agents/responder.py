@@ -8,8 +8,8 @@ from langgraph.runtime import Runtime
 
 from agents.briefing import plan_text
 from agents.context import RunContext
+from agents.model_call import chat
 from agents.prompts import load_prompt
-from agents.read_only_loop import chat
 from agents.state import State
 from agents.tool_runs import ensure_not_cancelled
 from agents.transcript import bounded_history, results_block

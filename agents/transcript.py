@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from agents.model_call import chat
 from agents.prompts import load_prompt
 
 if TYPE_CHECKING:
@@ -64,14 +65,7 @@ async def bounded_history(ctx: RunContext, summary: str | None) -> tuple[list[di
     if not summary:
         transcript = "\n\n".join(f"{m['role']}: {truncate(m['content'], 4000)[0]}" for m in older)
         messages = [{"role": "system", "content": load_prompt("summary")}, {"role": "user", "content": transcript}]
-        response = await ctx.llm.chat(messages, is_cancelled=ctx.cancelled)
-        await ctx.record_usage(
-            response.prompt_tokens,
-            response.completion_tokens,
-            response.model,
-            cached_tokens=response.cached_tokens,
-            reasoning_tokens=response.reasoning_tokens,
-        )
+        response = await chat(ctx, messages)
         summary = response.content.strip()
     note = {"role": "system", "content": f"Summary of the earlier conversation:\n{summary}"}
     return [note, *recent], summary

@@ -6,39 +6,22 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from django.utils import timezone
-from guardian.shortcuts import assign_perm
 
-from chats.models import Conversation, Message
 from integrations import services
 from skyflo.celery import app
-from tests.accounts import make_cluster
 from workflows.models import Approval, Run
+from workflows.tests.conftest import Room as RunRoom
+from workflows.tests.conftest import room_make
 
 
 @dataclass
-class Room:
+class Room(RunRoom):
     """A conversation of the operator on cluster `staging`, an approval of the operator's run waiting in it."""
 
-    trio: object
-    cluster: object
-    conversation: Conversation
-
     def waiting(self, *, by=None, **fields) -> Approval:
-        by = by or self.trio.operator
-        message = Message.objects.create(conversation=self.conversation, role="user", author=by, content="scale")
-        run = Run.objects.create(
-            conversation=self.conversation, message=message, requested_by=by, status=Run.Status.AWAITING_APPROVAL
-        )
-        defaults = {
-            "call_id": f"{run.id}:0:s1:1",
-            "tool": "k8s_scale",
-            "args": {"kind": "deployment", "name": "web", "namespace": "shop", "replicas": 3},
-            "preview": "-  replicas: 1\n+  replicas: 3",
-            "requested_by": by,
-            "expires_at": timezone.now() + timezone.timedelta(minutes=30),
-        }
-        return Approval.objects.create(run=run, **{**defaults, **fields})
+        run = self.run(status=Run.Status.AWAITING_APPROVAL, by=by)
+        args = {"kind": "deployment", "name": "web", "namespace": "shop", "replicas": 3}
+        return self.approval(run, **{"args": args, **fields})
 
 
 @pytest.fixture(autouse=True)
@@ -56,15 +39,7 @@ def eager_tasks() -> Iterator[None]:
 
 @pytest.fixture
 def room(trio) -> Room:
-    cluster = make_cluster(trio.org)
-    for user in (trio.operator, trio.viewer):
-        assign_perm("orgs.use_cluster", user, cluster)
-    assign_perm("orgs.operate_cluster", trio.operator, cluster)
-    conversation = Conversation.objects.create(org=trio.org, cluster=cluster, owner=trio.operator, namespace="shop")
-    for user in (trio.viewer, trio.admin):
-        assign_perm("chats.view_conversation", user, conversation)
-        assign_perm("chats.ask_conversation", user, conversation)
-    return Room(trio=trio, cluster=cluster, conversation=conversation)
+    return room_make(trio, Room)
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from tests.faults.conftest import Browser, assert_approved_changes, assert_consistent
-from tests.scripted_llm import call, plan, say, verdict
+from tests.faults.test_worker_killed import scale_to, slow
+from tests.scripted_llm import plan, say, verdict
 from workflows.models import Run, ToolCall
 
 pytestmark = pytest.mark.e2e
@@ -26,12 +27,11 @@ def sigterm_ends_within(proc, seconds: float) -> bool:
 
 def test_a_worker_stopped_with_sigterm_mid_run_exits_and_another_worker_finishes_the_run(fault_shop):
     shop = fault_shop
-    args = {"kind": "deployment", "name": "web", "namespace": shop.namespace, "replicas": 3}
     shop.stack.llm.set_script(
         [
             plan([("Scale web to 3", "k8s_scale")]),
-            call("k8s_scale", args),
-            {**verdict(True, "web has 3 ready replicas " * 20), "tokens_per_second": 4},  # ~40 s of verifier
+            scale_to(shop, 3),
+            slow(verdict(True, "web has 3 ready replicas " * 20)),  # ~40 s of verifier
             verdict(True, "web has 3 ready replicas"),
             say("Scaled web to 3; verified.", agent="responder"),
         ]

@@ -42,6 +42,10 @@ def _fast_password_hasher(settings):
 @pytest.fixture
 def room(trio) -> Room:
     """A conversation of the operator on a cluster; the viewer and a second operator may see it and ask."""
+    return room_make(trio, Room)
+
+
+def room_make(trio, room_class: type[Room]) -> Room:
     cluster = make_cluster(trio.org)
     for user in (trio.operator, trio.viewer):
         assign_perm("orgs.use_cluster", user, cluster)
@@ -50,4 +54,4 @@ def room(trio) -> Room:
     for user in (trio.viewer, trio.admin):
         assign_perm("chats.view_conversation", user, conversation)
         assign_perm("chats.ask_conversation", user, conversation)
-    return Room(trio=trio, cluster=cluster, conversation=conversation)
+    return room_class(trio=trio, cluster=cluster, conversation=conversation)
