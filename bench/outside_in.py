@@ -42,7 +42,7 @@ from bench.workflow_stream import (  # noqa: E402
     LLMProcess,
     World,
     cpu_seconds,
-    database_ensure,
+    database_ready,
     http_client,
     one_run,
     pct,
@@ -314,18 +314,7 @@ def main() -> None:
     parser.add_argument("--mcp-reuse-s", help="SKYFLO_MCP_SESSION_REUSE_S of the worker (0: a session per run)")
     args = parser.parse_args()
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "skyflo.settings")
-    os.environ.setdefault("DJANGO_DEBUG", "1")  # this process only (set-up rows); the stack runs with DEBUG off
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-" + "x" * 60)
-    database_ensure()
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # set-up speed only
-    call_command("migrate", verbosity=0)
+    database_ready()
     from mcp_server.testing import run_toolserver
     from sandbox.testing import run_sandbox
     from tests.live import _stack_env, stack_start

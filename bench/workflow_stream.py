@@ -58,7 +58,8 @@ class LLMProcess:
         self.process.wait(timeout=10)
 
 
-def database_ensure() -> None:
+def database_ready() -> None:
+    """The benchmark's database created and migrated, and Django set up in this process (for set-up rows)."""
     import psycopg
 
     url = os.environ["DATABASE_URL"]
@@ -66,6 +67,14 @@ def database_ensure() -> None:
     with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # set-up speed only
+    call_command("migrate", verbosity=0)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -310,16 +319,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes (threads pool each)")
     args = parser.parse_args()
 
-    database_ensure()
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # set-up speed only
-
-    call_command("migrate", verbosity=0)
+    database_ready()
     from mcp_server.testing import run_toolserver
     from sandbox.testing import run_sandbox
     from tests.live import _stack_env, stack_start
