@@ -71,7 +71,7 @@ def run_toolserver(
             port = _wait_for_port(process, port_file, Path(tmp) / "server.log", startup_timeout_s)
             yield ToolServer(f"http://127.0.0.1:{port}/mcp", token, server_env, port, process)
         finally:
-            _stop(process)
+            process_stop(process)
             log.close()
 
 
@@ -86,7 +86,8 @@ def _wait_for_port(process: subprocess.Popen[bytes], port_file: Path, log: Path,
     raise RuntimeError(f"mcp_server did not start within {timeout_s}s:\n{log.read_text(errors='replace')}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def process_stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s."""
     if process.poll() is None:
         process.terminate()
         try:

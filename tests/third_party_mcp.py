@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import platform
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -26,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from mcp_server.testing import process_stop
+from tests.live import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BINARY = REPO_ROOT / ".bin" / "kubernetes-mcp-server"
@@ -54,12 +56,6 @@ def binary_or_skip() -> Path:
     pytest.fail(f"{BINARY} is missing: run scripts/kubernetes_mcp_server.sh (scripts/bootstrap.sh does)")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _healthy(port: int) -> bool:
     import httpx
 
@@ -80,16 +76,6 @@ def _wait_healthy(process: subprocess.Popen[bytes], port: int, log_path: Path) -
     raise RuntimeError(f"kubernetes-mcp-server did not start in {START_TIMEOUT_S}s:\n{log_path.read_text()}")
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @contextlib.contextmanager
 def run_kubernetes_mcp_server(
     kubeconfig: str,
@@ -103,7 +89,7 @@ def run_kubernetes_mcp_server(
     server_env = {k: v for k, v in env.items() if not k.startswith(SCRUBBED_ENV_PREFIXES)}
     with tempfile.TemporaryDirectory(prefix="kubernetes-mcp-server-") as tmp:
         log_path = Path(tmp) / "server.log"
-        port = _free_port()
+        port = free_port()
         argv = [str(binary), "--port", str(port), "--bind-address", "127.0.0.1", "--kubeconfig", kubeconfig]
         argv += ["--cluster-provider", "kubeconfig", "--log-file", str(log_path)]
         argv += ["--read-only"] if read_only else []
@@ -117,7 +103,7 @@ def run_kubernetes_mcp_server(
             _wait_healthy(process, port, log_path)
             yield ThirdPartyServer(f"http://127.0.0.1:{port}/mcp", port, log_path, process)
         finally:
-            _stop(process)
+            process_stop(process)
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,6 @@ discovery of cluster-scoped kinds fails closed."""
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from mcp_server.testing import run_toolserver
 from mcp_server.tests.conftest import call_ok, http_session, text_of
 from sandbox.__main__ import kubeconfig_text
 from sandbox.testing import run_sandbox
+from tests.live import free_port
 
 ADMIN_BINDING = {
     "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -64,16 +64,10 @@ async def test_finding_03_items_list_cannot_escape_namespaces(toolserver_factory
     assert not _exists(sandbox_cluster, "configmap", "wrapper", "-n", ns)
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def late_cluster_env(tmp_path):
     """An environment whose kubeconfig points at a port where no API server listens yet."""
-    port = _free_port()
+    port = free_port()
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(kubeconfig_text(f"http://127.0.0.1:{port}"))
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(tmp_path / "cache")}

@@ -10,22 +10,15 @@ import pytest
 
 from mcp_server.testing import REPO_ROOT, ToolServer
 from mcp_server.tests.conftest import http_session
+from tests.live import free_port
 
 METRICS_TOKEN = "metrics-token-0123456789abcdef"
 MCP_TOKEN = "mcp-token-0123456789abcdef"
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(sandbox_cluster, tmp_path):
-    metrics_port, port_file = _free_port(), tmp_path / "port"
+    metrics_port, port_file = free_port(), tmp_path / "port"
     env = {**sandbox_cluster.env, "MCP_SERVER_TOKEN": MCP_TOKEN, "SKYFLO_METRICS_TOKEN": METRICS_TOKEN}
     env["PYTHONPATH"] = str(REPO_ROOT)
     argv = [sys.executable, "-m", "mcp_server", "--port", "0", "--port-file", str(port_file)]
