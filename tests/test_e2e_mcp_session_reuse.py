@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from mcp_server.testing import REPO_ROOT, ToolServer, _stop, _wait_for_port
+from mcp_server.testing import REPO_ROOT, ToolServer, _wait_for_port, process_stop
 from sandbox.tests.manifests import as_input, binding, role, rule
 from tests.accounts import make_cluster, make_team
 from tests.live import api, free_port, shop_make
@@ -97,7 +97,7 @@ class RestartableToolServer:
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)
-        _stop(self.process)
+        process_stop(self.process)
 
     @property
     def server(self) -> ToolServer:
