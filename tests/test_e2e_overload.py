@@ -7,6 +7,7 @@ import subprocess
 
 import httpx
 import pytest
+from redis import Redis
 
 from tests.accounts import make_member, make_org
 from tests.live import access_token, extra_stack
@@ -65,3 +66,18 @@ def test_it_keeps_postgresql_connections_within_the_pool_under_a_burst(busy_web,
 
     assert 1 <= _postgres_connections(busy_web.web.pid) <= POOL_SIZE
     assert httpx.get(f"{busy_web.url}/api/v1/conversations/", headers=headers).status_code == 200
+
+
+def test_it_reuses_its_redis_connections_from_request_to_request(busy_web, reader):
+    """Every API request checks its throttle in Redis; under ASGI each request has a thread of its own, and with
+    Django's own Redis cache each one opened a new Redis connection (what `INFO stats` counts)."""
+    redis = Redis.from_url(busy_web.env["REDIS_URL"])
+    headers = {"Authorization": f"Bearer {access_token(reader)}"}
+    with httpx.Client(base_url=busy_web.url, headers=headers) as client:
+        client.get("/api/v1/conversations/")  # the process's first connection
+        opened = redis.info("stats")["total_connections_received"]
+        statuses = {client.get("/api/v1/conversations/").status_code for _ in range(40)}
+        opened = redis.info("stats")["total_connections_received"] - opened
+
+    assert statuses == {200}
+    assert opened < 10  # other processes of the test session may connect meanwhile; 40 requests once opened 40
