@@ -1,16 +1,18 @@
-"""Outside-in load benchmark: an independent client loads a scaled-mode Skyflo — one daphne, one Celery worker,
-beat, the tool server, the sandbox cluster, PostgreSQL, Redis — as its users do. Not part of the test suite.
+"""Outside-in load benchmark: an independent client loads a scaled-mode Skyflo — --web daphnes on one listening
+socket, --workers Celery workers (thread pool of 50), beat, the tool server, the sandbox cluster, PostgreSQL,
+Redis — as its users do. Not part of the test suite.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/skyflo_outside_in REDIS_URL=redis://127.0.0.1:6379/5 \\
         .venv/bin/python bench/outside_in.py --rest-rates 10 25 50 100 300 --runs 10 50 100 --burst 200 --idle 1000
 
 - rest: `GET /api/v1/conversations/` of a user with 50 conversations at a fixed arrival rate for --rest-seconds
   (open loop: request i leaves at t0 + i/rate whatever came back before), 30 s client timeout; p50/p95/p99 and the
-  answers by status, timeouts and resets apart.
+  answers by status, timeouts and resets apart; CPU per request. The client is `RawHTTP` (--rest-client httpx for
+  httpx's, to compare).
 - runs: N users, each with their own socket and conversation, post at the same moment; the model plans one
   read-only step (k8s_get), the executor runs it, the verifier passes, the responder streams --tokens tokens at
   --rate tokens/s, each stamped with its send time: relay latency per token (p50/p99), POST -> first token,
-  tokens lost, tokens relayed per second.
+  tokens lost, tokens relayed per second, CPU per token relayed of daphne, the worker and PostgreSQL.
 - burst: --burst users post one message each at the same moment: the answers by status, and whether every run
   that was accepted (202) finished.
 - idle: --idle authenticated sockets, resumed, then idle for --idle-seconds: daphne's and PostgreSQL's CPU.
@@ -19,7 +21,9 @@ beat, the tool server, the sandbox cluster, PostgreSQL, Redis — as its users d
   the model: checkpoint read and the planner's prompt, the model's first delta), and POST -> first token from
   outside. --mcp-reuse-s 0 gives the worker a session per run (as before the reuse), for an A/B.
 
-CPU of PostgreSQL is every postgres process of the machine: run it on a quiet machine.
+Every result line has `cpu_s`: the CPU seconds of all web processes ("daphne"), all workers, PostgreSQL and the
+benchmark's own process ("bench", the client). CPU of PostgreSQL is every postgres process of the machine: run it
+on a quiet machine.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -75,32 +80,143 @@ def _is_postgres(pid: str) -> bool:
         return False
 
 
+def cpu_now(stack) -> dict[str, float]:
+    """CPU seconds so far of every web process ("daphne"), every worker, PostgreSQL, and this client ("bench"):
+    a client near a core's worth of CPU means the client, not the server, was the limit."""
+    return {
+        "daphne": sum(cpu_seconds(proc.pid) for proc in stack.webs),
+        "worker": sum(cpu_seconds(proc.pid) for proc in stack.workers),
+        "postgres": _postgres_cpu(),
+        "bench": time.process_time(),
+    }
+
+
+def cpu_since(stack, before: dict[str, float]) -> dict[str, float]:
+    now = cpu_now(stack)
+    return {name: round(now[name] - before[name], 2) for name in now}
+
+
 # --- REST at a fixed arrival rate ------------------------------------------------------------------------------
 
 
-def rest(stack, token: str, rate: float, seconds: float) -> dict:
+class RawHTTP:
+    """A minimal HTTP/1.1 client on asyncio streams, for GETs at a fixed arrival rate: keep-alive connections in a
+    pool, a new one when none is free. httpx's AsyncClient costs several times its CPU per request (bench/README.md):
+    on two cores the client, not the server, became the limit."""
+
+    def __init__(self, url: str, timeout_s: float = 30):
+        parts = urlsplit(url)
+        self.host, self.port, self.timeout_s = parts.hostname, parts.port, timeout_s
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def get(self, path: str, headers: dict[str, str]) -> tuple[int | str, str | None]:
+        """(status, Retry-After), or ("timeout" | "reset", None)."""
+        lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        request = f"GET {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{lines}\r\n".encode()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                return await self._exchange(request)
+        except TimeoutError:
+            return "timeout", None
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
+            return "reset", None  # refused, closed mid-answer, or not HTTP
+
+    async def _exchange(self, request: bytes) -> tuple[int, str | None]:
+        reader, writer = await self._connection()
+        try:
+            writer.write(request)
+            status, headers = await _response_head(reader)
+            await _response_body(reader, headers)
+        except BaseException:
+            writer.close()  # a cancelled (timed out) or broken exchange leaves the connection unusable
+            raise
+        if headers.get("connection", "").lower() == "close":
+            writer.close()
+        else:
+            self._idle.append((reader, writer))
+        return status, headers.get("retry-after")
+
+    async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        while self._idle:
+            reader, writer = self._idle.pop()
+            if not reader.at_eof():  # the server may have closed an idle connection
+                return reader, writer
+            writer.close()
+        return await asyncio.open_connection(self.host, self.port)
+
+    def close(self) -> None:
+        for _, writer in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+async def _response_head(reader: asyncio.StreamReader) -> tuple[int, dict[str, str]]:
+    status = int((await reader.readuntil(b"\r\n")).split(b" ", 2)[1])
+    headers = {}
+    while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+async def _response_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> None:
+    if "content-length" in headers:
+        await reader.readexactly(int(headers["content-length"]))
+    elif headers.get("transfer-encoding", "").lower() == "chunked":
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")  # no trailers from our server: the empty line after the last chunk
+    else:
+        raise ValueError("a response without a length")  # our server always sends one; counted as a reset
+
+
+async def _httpx_gets(stack, path: str, headers: dict[str, str], rate: float, count: int) -> list[tuple]:
+    """The same open loop on httpx's AsyncClient (--rest-client httpx), to compare the client's own CPU."""
     import httpx
 
-    async def load():
-        limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
-        async with httpx.AsyncClient(base_url=stack.url, timeout=30, limits=limits) as http:
-            t0 = time.monotonic()
+    limits = httpx.Limits(max_connections=2000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=stack.url, timeout=30, limits=limits) as http:
 
-            async def one(i: int):
-                await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
-                started = time.monotonic()
-                try:
-                    answer = await http.get("/api/v1/conversations/", headers={"Authorization": f"Bearer {token}"})
-                except httpx.TimeoutException:
-                    return "timeout", None, None
-                except httpx.TransportError:
-                    return "reset", None, None
-                return answer.status_code, (time.monotonic() - started) * 1000, answer.headers.get("Retry-After")
+        async def one():
+            try:
+                answer = await http.get(path, headers=headers)
+            except httpx.TimeoutException:
+                return "timeout", None
+            except httpx.TransportError:
+                return "reset", None
+            return answer.status_code, answer.headers.get("Retry-After")
 
-            return await asyncio.gather(*(one(i) for i in range(int(rate * seconds))))
+        return await _open_loop(one, rate, count)
 
-    cpu = cpu_seconds(stack.web.pid), _postgres_cpu()
-    answers = asyncio.run(load())
+
+async def _raw_gets(stack, path: str, headers: dict[str, str], rate: float, count: int) -> list[tuple]:
+    client = RawHTTP(stack.url)
+    try:
+        return await _open_loop(lambda: client.get(path, headers), rate, count)
+    finally:
+        client.close()
+
+
+async def _open_loop(get, rate: float, count: int) -> list[tuple]:
+    """Request i leaves at t0 + i/rate whatever came back before; (status, ms or None, Retry-After) each."""
+    t0 = time.monotonic()
+
+    async def one(i: int):
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.monotonic()))
+        started = time.monotonic()
+        status, retry_after = await get()
+        ms = (time.monotonic() - started) * 1000 if isinstance(status, int) else None
+        return status, ms, retry_after
+
+    return await asyncio.gather(*(one(i) for i in range(count)))
+
+
+def rest(stack, token: str, rate: float, seconds: float, client: str = "raw") -> dict:
+    gets = _raw_gets if client == "raw" else _httpx_gets
+    headers = {"Authorization": f"Bearer {token}"}
+    before = cpu_now(stack)
+    answers = asyncio.run(gets(stack, "/api/v1/conversations/", headers, rate, int(rate * seconds)))
+    cpu = cpu_since(stack, before)
     by_status: dict[str, int] = {}
     for status, _, _ in answers:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
@@ -108,14 +224,15 @@ def rest(stack, token: str, rate: float, seconds: float) -> dict:
     refused_without_retry_after = sum(1 for s, _, ra in answers if s in (429, 503) and not ra)
     return {
         "rest_rate": rate,
+        "client": client,
         "requests": len(answers),
         "by_status": by_status,
         "refused_without_retry_after": refused_without_retry_after,
         "ok_ms_p50": round(pct(ok, 0.5), 1),
         "ok_ms_p95": round(pct(ok, 0.95), 1),
         "ok_ms_p99": round(pct(ok, 0.99), 1),
-        "cpu_s_daphne": round(cpu_seconds(stack.web.pid) - cpu[0], 2),
-        "cpu_s_postgres": round(_postgres_cpu() - cpu[1], 2),
+        "cpu_s": cpu,
+        "cpu_ms_per_request": {name: round(v * 1000 / max(1, len(answers)), 2) for name, v in cpu.items()},
     }
 
 
@@ -148,7 +265,7 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     planning_script(llm, n, tokens, rate)
     world = World(toolserver, n)
     results = [{} for _ in range(n)]
-    cpu = {"daphne": cpu_seconds(stack.web.pid), "worker": cpu_seconds(stack.worker.pid), "postgres": _postgres_cpu()}
+    before = cpu_now(stack)
 
     async def all_runs():
         barrier = asyncio.Barrier(n)
@@ -159,6 +276,7 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     wall = time.monotonic()
     asyncio.run(all_runs())
     wall = time.monotonic() - wall
+    cpu = cpu_since(stack, before)
     latencies = [ms for r in results for ms in r["latencies"]]
     first = [(r["first_token"] - r["posted"]) * 1000 for r in results if "first_token" in r]
     streaming_s = max(r["finished"] for r in results) - min(r.get("first_token", r["finished"]) for r in results)
@@ -172,10 +290,11 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
         "first_token_ms_max": round(max(first), 1) if first else None,
         "tokens_per_s_relayed": round(len(latencies) / streaming_s, 1) if streaming_s > 0 else None,
         "wall_s": round(wall, 2),
-        "cpu_s": {
-            "daphne": round(cpu_seconds(stack.web.pid) - cpu["daphne"], 2),
-            "worker": round(cpu_seconds(stack.worker.pid) - cpu["worker"], 2),
-            "postgres": round(_postgres_cpu() - cpu["postgres"], 2),
+        "cpu_s": cpu,
+        # All the runs' CPU (planning, tool call, POSTs, sockets) over the tokens relayed: what a token costs here.
+        "cpu_ms_per_token": {
+            name: round(cpu[name] * 1000 / len(latencies), 3) if latencies else None
+            for name in ("daphne", "worker", "postgres")
         },
     }
 
@@ -188,11 +307,13 @@ STARTUP_STEPS = ("slot", "claim", "context", "mcp_session", "policy", "to_model"
 def startup(stack, toolserver, llm, n: int, rate: float) -> dict:
     """N concurrent planning runs (20 tokens each); the worker's `run ... start-up:` lines (workflows/run_loop.py
     StartupClock, INFO) of their first drive give each step's p50 and max, beside POST -> first token from outside."""
-    offset = stack.worker.log_path.stat().st_size
+    offsets = [proc.log_path.stat().st_size for proc in stack.workers]
     outside = runs(stack, toolserver, llm, n, 20, rate)
-    with stack.worker.log_path.open("rb") as log:
-        log.seek(offset)
-        lines = [line for line in log.read().decode(errors="replace").splitlines() if " start-up: " in line]
+    lines = []
+    for proc, offset in zip(stack.workers, offsets, strict=True):
+        with proc.log_path.open("rb") as log:
+            log.seek(offset)
+            lines += [line for line in log.read().decode(errors="replace").splitlines() if " start-up: " in line]
     steps: dict[str, list[float]] = {step: [] for step in STARTUP_STEPS}
     reused = 0
     for line in lines:
@@ -240,12 +361,14 @@ def burst(stack, toolserver, llm, n: int) -> dict:
 
             return await asyncio.gather(*(post(t, c) for t, c in zip(world.tokens, world.conversations, strict=True)))
 
+    before = cpu_now(stack)
     answers = asyncio.run(post_all())
+    cpu = cpu_since(stack, before)
     by_status: dict[str, int] = {}
     for status, _ in answers:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
     accepted = [run for status, run in answers if status == 202]
-    return {"burst": n, "by_status": by_status, "accepted_finished": _finished(stack, accepted)}
+    return {"burst": n, "by_status": by_status, "accepted_finished": _finished(stack, accepted), "cpu_s": cpu}
 
 
 def _finished(stack, accepted: list[tuple[str, str]], timeout_s: float = 120) -> str:
@@ -282,20 +405,19 @@ def idle(stack, toolserver, n: int, seconds: float) -> dict:
             await ws.send(json.dumps({"type": "resume", "after": 0}))
             sockets.append(ws)
         await asyncio.sleep(2)  # the last resumes answered
-        before = cpu_seconds(stack.web.pid), _postgres_cpu()
+        before = cpu_now(stack)
         await asyncio.sleep(seconds)
-        after = cpu_seconds(stack.web.pid), _postgres_cpu()
+        cpu = cpu_since(stack, before)
         open_at_end = sum(1 for ws in sockets if ws.state.name == "OPEN")
         for ws in sockets:
             await ws.close()
-        return before, after, open_at_end
+        return cpu, open_at_end
 
-    before, after, open_at_end = asyncio.run(hold())
+    cpu, open_at_end = asyncio.run(hold())
     return {
         "idle_sockets": n,
         "open_at_end": open_at_end,
-        "daphne_core_pct": round((after[0] - before[0]) / seconds * 100, 1),
-        "postgres_core_pct": round((after[1] - before[1]) / seconds * 100, 1),
+        **{f"{name}_core_pct": round(cpu[name] / seconds * 100, 1) for name in cpu},
     }
 
 
@@ -303,6 +425,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rest-rates", type=float, nargs="*", default=[10, 25, 50, 100, 300])
     parser.add_argument("--rest-seconds", type=float, default=60)
+    parser.add_argument("--rest-client", choices=["raw", "httpx"], default="raw", help="httpx: to compare its CPU")
+    parser.add_argument("--web", type=int, default=1, help="daphne processes (on one listening socket)")
+    parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
     parser.add_argument("--runs", type=int, nargs="*", default=[10, 50, 100])
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)
@@ -338,11 +463,11 @@ def main() -> None:
         overrides["SKYFLO_MCP_SESSION_REUSE_S"] = args.mcp_reuse_s
     env = _stack_env(llm.base_url, redis_db, overrides)
     with run_sandbox() as sandbox, run_toolserver(sandbox.env) as toolserver:
-        stack = stack_start(env, beat=True)
+        stack = stack_start(env, beat=True, web=args.web, workers=args.workers)
         try:
             reader = reader_make(toolserver)
             for rate in args.rest_rates:
-                print(json.dumps(rest(stack, reader, rate, args.rest_seconds)), flush=True)
+                print(json.dumps(rest(stack, reader, rate, args.rest_seconds, args.rest_client)), flush=True)
             runs(stack, toolserver, llm, 1, 20, args.rate)  # warm-up: the first run of a process is cold
             for _ in range(args.startup_rounds if args.startup else 0):
                 for n in args.startup:

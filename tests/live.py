@@ -67,12 +67,18 @@ def _database_url_for_test_db() -> str:
 class Proc:
     """A child process with its log file; stopped with SIGTERM, then SIGKILL."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path):
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], workdir: Path, pass_fds: tuple[int, ...] = ()):
         self.name = name
         self.log_path = workdir / f"{name}.log"
         self._log = self.log_path.open("ab")
         self.popen = subprocess.Popen(  # noqa: S603 - fixed argv of our own programs
-            argv, env=env, cwd=REPO_ROOT, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            argv,
+            env=env,
+            cwd=REPO_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=pass_fds,
         )
 
     @property
@@ -125,6 +131,23 @@ def _wait_log(proc: Proc, marker: str) -> None:
     raise RuntimeError(f"{proc.name} did not log {marker!r}:\n{proc.log()[-4000:]}")
 
 
+def _wait_adopted(proc: Proc, fd: int) -> None:
+    """Wait until a daphne given `--fd` serves the socket: twisted starts listening on its own copy of the
+    descriptor, then closes the inherited one (daphne logs nothing we could wait for at our log level)."""
+    ours = os.readlink(f"/proc/self/fd/{fd}")  # socket:[inode]
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if not proc.alive():
+            raise RuntimeError(f"{proc.name} exited:\n{proc.log()[-4000:]}")
+        try:
+            if os.readlink(f"/proc/{proc.pid}/fd/{fd}") != ours:
+                return  # closed, and the number reused for something else
+        except FileNotFoundError:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{proc.name} did not take the socket:\n{proc.log()[-4000:]}")
+
+
 RUNNING_STACKS: list[LiveStack] = []  # stacks of this session still running (their beats share the database)
 
 
@@ -137,6 +160,7 @@ class LiveStack:
     worker: Proc | None = None
     beat: Proc | None = None
     workers: list[Proc] = field(default_factory=list)
+    webs: list[Proc] = field(default_factory=list)
 
     @property
     def ws_url(self) -> str:
@@ -161,7 +185,7 @@ class LiveStack:
             RUNNING_STACKS.remove(self)
         for proc in self.workers:
             proc.stop(signal.SIGQUIT)  # cold shutdown: runs still held are recovered like after a crash
-        for proc in (self.beat, self.web):
+        for proc in (self.beat, *self.webs):
             if proc is not None:
                 proc.stop()
 
@@ -196,20 +220,21 @@ def _settings_secret() -> str:
     return settings.SECRET_KEY
 
 
-def stack_start(env: dict[str, str], *, beat: bool = True) -> LiveStack:
+def stack_start(env: dict[str, str], *, beat: bool = True, web: int = 1, workers: int = 1) -> LiveStack:
+    """The product's processes: `web` daphnes (more than one share one listening socket, as in scaled mode),
+    `workers` Celery workers and, with `beat`, beat. `.web` is the first daphne, `.webs` all of them."""
     workdir = Path(tempfile.mkdtemp(prefix="skyflo-live-"))
-    port = free_port()
-    web = Proc(
-        "daphne",
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "skyflo.asgi:application"],
-        env,
-        workdir,
-    )
-    stack = LiveStack(url=f"http://127.0.0.1:{port}", env=env, workdir=workdir, web=web)
+    if web == 1:
+        port = free_port()
+        webs = [_daphne("daphne", ["-b", "127.0.0.1", "-p", str(port)], env, workdir)]
+    else:
+        port, webs = _daphnes_on_one_socket(web, env, workdir)
+    stack = LiveStack(url=f"http://127.0.0.1:{port}", env=env, workdir=workdir, web=webs[0], webs=webs)
     RUNNING_STACKS.append(stack)
     try:
-        _wait_http(f"{stack.url}/healthz", web)
-        stack.worker_start()
+        _wait_http(f"{stack.url}/healthz", webs[0])
+        for _ in range(workers):
+            stack.worker_start()
         if beat:
             argv = [sys.executable, "-m", "tests.live", "beat", "--schedule", str(workdir / "beat-schedule")]
             stack.beat = Proc("beat", argv, env, workdir)
@@ -217,6 +242,31 @@ def stack_start(env: dict[str, str], *, beat: bool = True) -> LiveStack:
         stack.stop()
         raise
     return stack
+
+
+def _daphne(name: str, bind: list[str], env: dict[str, str], workdir: Path, pass_fds: tuple[int, ...] = ()) -> Proc:
+    argv = [str(VENV_BIN / "daphne"), *bind, "skyflo.asgi:application"]
+    return Proc(name, argv, env, workdir, pass_fds=pass_fds)
+
+
+def _daphnes_on_one_socket(n: int, env: dict[str, str], workdir: Path) -> tuple[int, list[Proc]]:
+    """N daphnes accepting on one socket opened here (daphne's `--fd`, as the Channels deployment docs do with
+    supervisord's fcgi-program): one address for clients, the kernel hands each connection to one process."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1024)
+        fd = listener.fileno()
+        names = ["daphne", *(f"daphne{i}" for i in range(1, n))]
+        procs = [_daphne(name, ["--fd", str(fd)], env, workdir, pass_fds=(fd,)) for name in names]
+        try:
+            for proc in procs:
+                _wait_adopted(proc, fd)  # all of them serve before the first request is sent
+        except BaseException:
+            for proc in procs:
+                proc.stop()
+            raise
+        # Our copy closes here: connections must not queue on a socket that no process serves.
+        return listener.getsockname()[1], procs
 
 
 @pytest.fixture(scope="session")
