@@ -8,13 +8,13 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from chats.api import ConversationMessagesView as ChatMessagesView
 from chats.api import MessageOutput
 from chats.selectors import conversation_get_for_view
 from skyflo.api_errors import ACCESS_ERRORS as ERRORS
+from skyflo.throttles import ScopedRateThrottle
 from workflows import selectors, services
 from workflows.models import Approval, Run
 
