@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -46,7 +45,6 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/5")
 from bench.workflow_stream import (  # noqa: E402
     LLMProcess,
     World,
-    cpu_seconds,
     database_ready,
     http_client,
     one_run,
@@ -57,43 +55,43 @@ from bench.workflow_stream import (  # noqa: E402
 CONVERSATIONS_PER_READER = 50
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every postgres process, including backends that ended (their time is added to the
-    postmaster's children's time when it reaps them)."""
-    pids = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True, text=True, check=False).stdout.split()
-    total = 0.0
-    for pid in pids:
+# Every process of the machine by role (a child that is not ours, kubectl or helm, counts for its parent): who
+# is the limit when the two cores are full.
+ROLES = (
+    ("daphne", "daphne"), ("worker", "celery"), ("beat", "tests.live beat"), ("toolserver", "mcp_server"),
+    ("sandbox", "sandbox"), ("llm", "tests.scripted_llm"), ("postgres", "postgres"), ("redis", "redis-server"),
+)  # fmt: skip
+
+
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds by role. Each process counts its own time and its reaped children's (postgres backends that
+    ended, kubectl runs): every CPU second is counted once, by the process or by its parent once it ended."""
+    tick = os.sysconf("SC_CLK_TCK")
+    rows = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
         try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (FileNotFoundError, ProcessLookupError):
-            continue  # a backend that ended meanwhile
-        own = int(fields[11]) + int(fields[12])
-        reaped = int(fields[13]) + int(fields[14]) if not _is_postgres(fields[1]) else 0
-        total += (own + reaped) / os.sysconf("SC_CLK_TCK")
-    return total
+            continue
+        role = "bench" if int(entry.name) == os.getpid() else next((r for r, mark in ROLES if mark in argv), None)
+        rows[entry.name] = (fields[1], role, sum(int(f) for f in fields[11:15]) / tick)
+    totals: dict[str, float] = {}
+    for parent, role, cpu in rows.values():
+        while role is None and parent in rows:  # kubectl, helm: the role of the process that started it
+            parent, role = rows[parent][0], rows[parent][1]
+        if role is not None:
+            totals[role] = totals.get(role, 0.0) + cpu
+    return totals
 
 
-def _is_postgres(pid: str) -> bool:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip() == "postgres"
-    except FileNotFoundError:
-        return False
-
-
-def cpu_now(stack) -> dict[str, float]:
-    """CPU seconds so far of every web process ("daphne"), every worker, PostgreSQL, and this client ("bench"):
-    a client near a core's worth of CPU means the client, not the server, was the limit."""
-    return {
-        "daphne": sum(cpu_seconds(proc.pid) for proc in stack.webs),
-        "worker": sum(cpu_seconds(proc.pid) for proc in stack.workers),
-        "postgres": _postgres_cpu(),
-        "bench": time.process_time(),
-    }
-
-
-def cpu_since(stack, before: dict[str, float]) -> dict[str, float]:
-    now = cpu_now(stack)
-    return {name: round(now[name] - before[name], 2) for name in now}
+def cpu_since(before: dict[str, float]) -> dict[str, float]:
+    """CPU seconds of each role since `before` (a machine_cpu()): a client ("bench") near a core's worth means the
+    client, not the server, was the limit."""
+    now = machine_cpu()
+    return {role: round(now[role] - before.get(role, 0.0), 2) for role in sorted(now)}
 
 
 # --- REST at a fixed arrival rate ------------------------------------------------------------------------------
@@ -214,9 +212,9 @@ async def _open_loop(get, rate: float, count: int) -> list[tuple]:
 def rest(stack, token: str, rate: float, seconds: float, client: str = "raw") -> dict:
     gets = _raw_gets if client == "raw" else _httpx_gets
     headers = {"Authorization": f"Bearer {token}"}
-    before = cpu_now(stack)
+    before = machine_cpu()
     answers = asyncio.run(gets(stack, "/api/v1/conversations/", headers, rate, int(rate * seconds)))
-    cpu = cpu_since(stack, before)
+    cpu = cpu_since(before)
     by_status: dict[str, int] = {}
     for status, _, _ in answers:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
@@ -265,7 +263,7 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     planning_script(llm, n, tokens, rate)
     world = World(toolserver, n)
     results = [{} for _ in range(n)]
-    before = cpu_now(stack)
+    before = machine_cpu()
 
     async def all_runs():
         barrier = asyncio.Barrier(n)
@@ -276,7 +274,7 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
     wall = time.monotonic()
     asyncio.run(all_runs())
     wall = time.monotonic() - wall
-    cpu = cpu_since(stack, before)
+    cpu = cpu_since(before)
     latencies = [ms for r in results for ms in r["latencies"]]
     first = [(r["first_token"] - r["posted"]) * 1000 for r in results if "first_token" in r]
     streaming_s = max(r["finished"] for r in results) - min(r.get("first_token", r["finished"]) for r in results)
@@ -292,10 +290,7 @@ def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
         "wall_s": round(wall, 2),
         "cpu_s": cpu,
         # All the runs' CPU (planning, tool call, POSTs, sockets) over the tokens relayed: what a token costs here.
-        "cpu_ms_per_token": {
-            name: round(cpu[name] * 1000 / len(latencies), 3) if latencies else None
-            for name in ("daphne", "worker", "postgres")
-        },
+        "cpu_ms_per_token": {name: round(v * 1000 / len(latencies), 3) for name, v in cpu.items() if latencies},
     }
 
 
@@ -361,9 +356,9 @@ def burst(stack, toolserver, llm, n: int) -> dict:
 
             return await asyncio.gather(*(post(t, c) for t, c in zip(world.tokens, world.conversations, strict=True)))
 
-    before = cpu_now(stack)
+    before = machine_cpu()
     answers = asyncio.run(post_all())
-    cpu = cpu_since(stack, before)
+    cpu = cpu_since(before)
     by_status: dict[str, int] = {}
     for status, _ in answers:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
@@ -405,9 +400,9 @@ def idle(stack, toolserver, n: int, seconds: float) -> dict:
             await ws.send(json.dumps({"type": "resume", "after": 0}))
             sockets.append(ws)
         await asyncio.sleep(2)  # the last resumes answered
-        before = cpu_now(stack)
+        before = machine_cpu()
         await asyncio.sleep(seconds)
-        cpu = cpu_since(stack, before)
+        cpu = cpu_since(before)
         open_at_end = sum(1 for ws in sockets if ws.state.name == "OPEN")
         for ws in sockets:
             await ws.close()
@@ -428,6 +423,7 @@ def main() -> None:
     parser.add_argument("--rest-client", choices=["raw", "httpx"], default="raw", help="httpx: to compare its CPU")
     parser.add_argument("--web", type=int, default=1, help="daphne processes (on one listening socket)")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
+    parser.add_argument("--pool", type=int, default=20, help="SKYFLO_DB_POOL_SIZE of every process")
     parser.add_argument("--runs", type=int, nargs="*", default=[10, 50, 100])
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)
@@ -452,6 +448,7 @@ def main() -> None:
         "SKYFLO_MAX_CONCURRENT_RUNS_PER_USER": "100",
         "SKYFLO_LOG_LEVEL": "WARNING",
         "SKYFLO_WORKER_CONCURRENCY": "50",  # the README's scaled-mode command line
+        "SKYFLO_DB_POOL_SIZE": str(args.pool),
         "SKYFLO_MESSAGE_RATE": "100000/min",
         "SKYFLO_USER_RATE": "1000000/min",
         "DJANGO_DEBUG": "0",
