@@ -32,7 +32,9 @@ from workflows.models import Run
 logger = logging.getLogger(__name__)
 
 CANCEL_POLL_S = 0.3
-DB_THREADS = 16
+# Each DB thread keeps a connection of the process's pool checked out; four stay free for the worker's task
+# threads (dispatch, resume, beat's jobs), which give theirs back after each task.
+DB_THREADS = max(1, min(16, settings.DB_POOL_SIZE - 4))
 CONNECTION_CHECK_S = 5.0
 SETUP_SLOTS = 2
 SETUP_SLOT_MAX_S = 0.5
