@@ -12,18 +12,19 @@ Redis — as its users do. Not part of the test suite.
 - runs: N users, each with their own socket and conversation, post at the same moment; the model plans one
   read-only step (k8s_get), the executor runs it, the verifier passes, the responder streams --tokens tokens at
   --rate tokens/s, each stamped with its send time: relay latency per token (p50/p99), POST -> first token,
-  tokens lost, tokens relayed per second, CPU per token relayed of daphne, the worker and PostgreSQL.
-- burst: --burst users post one message each at the same moment: the answers by status, and whether every run
-  that was accepted (202) finished.
+  tokens lost, tokens relayed per second, CPU per token relayed of each process.
+- burst: --burst users post one message each at the same moment: the answers by status (refusals without
+  Retry-After counted), and whether every run that was accepted (202) finished.
 - idle: --idle authenticated sockets, resumed, then idle for --idle-seconds: daphne's and PostgreSQL's CPU.
 - startup: --startup N... concurrent planning runs, --startup-rounds times: each start-up step's [p50, max] in ms
   from the worker's `start-up` log lines (slot wait, claim, context build, MCP session open or reuse, policy, to
   the model: checkpoint read and the planner's prompt, the model's first delta), and POST -> first token from
   outside. --mcp-reuse-s 0 gives the worker a session per run (as before the reuse), for an A/B.
 
-Every result line has `cpu_s`: the CPU seconds of all web processes ("daphne"), all workers, PostgreSQL and the
-benchmark's own process ("bench", the client). CPU of PostgreSQL is every postgres process of the machine: run it
-on a quiet machine.
+Defaults: the README's scaled mode for a 2-core machine (2 web processes, 1 worker, pool 16). Every result line has
+`cpu_s`: the CPU seconds of every process of the machine by role (`machine_cpu`: daphne, worker, beat, the tool
+server with its kubectl runs, the sandbox, the model stand-in, PostgreSQL, Redis, and "bench", the client), so it
+says which process was the limit. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from bench.workflow_stream import (  # noqa: E402
     http_client,
     one_run,
     pct,
-    script,
 )
 
 CONVERSATIONS_PER_READER = 50
@@ -256,7 +256,7 @@ def planning_script(llm, n: int, tokens: int, rate: float) -> None:
         + [verdict(True, "listed")] * n
         + [{**say(text, agent="responder"), "stamp": True}] * n
     )
-    script(llm, turns, rate, False)
+    llm.set_script(turns, tokens_per_second=rate)
 
 
 def runs(stack, toolserver, llm, n: int, tokens: int, rate: float) -> dict:
@@ -336,7 +336,7 @@ def startup(stack, toolserver, llm, n: int, rate: float) -> dict:
 def burst(stack, toolserver, llm, n: int) -> dict:
     from tests.scripted_llm import plan, say
 
-    script(llm, [{**plan([]), "repeat": True}, {**say("done", agent="responder"), "repeat": True}], 0, False)
+    llm.set_script([{**plan([]), "repeat": True}, {**say("done", agent="responder"), "repeat": True}])
     world = World(toolserver, n)
 
     async def post_all():
@@ -351,8 +351,9 @@ def burst(stack, toolserver, llm, n: int) -> dict:
                     )
                 except Exception as error:  # noqa: BLE001 - a benchmark counts every kind of failure
                     return type(error).__name__, None
-                run = answer.json().get("run", {}).get("id") if answer.status_code == 202 else None
-                return answer.status_code, (token, run)
+                if answer.status_code == 202:
+                    return 202, (token, answer.json()["run"]["id"])
+                return answer.status_code, answer.headers.get("Retry-After")
 
             return await asyncio.gather(*(post(t, c) for t, c in zip(world.tokens, world.conversations, strict=True)))
 
@@ -363,7 +364,14 @@ def burst(stack, toolserver, llm, n: int) -> dict:
     for status, _ in answers:
         by_status[str(status)] = by_status.get(str(status), 0) + 1
     accepted = [run for status, run in answers if status == 202]
-    return {"burst": n, "by_status": by_status, "accepted_finished": _finished(stack, accepted), "cpu_s": cpu}
+    refused_without_retry_after = sum(1 for status, ra in answers if status in (429, 503) and not ra)
+    return {
+        "burst": n,
+        "by_status": by_status,
+        "refused_without_retry_after": refused_without_retry_after,
+        "accepted_finished": _finished(stack, accepted),
+        "cpu_s": cpu,
+    }
 
 
 def _finished(stack, accepted: list[tuple[str, str]], timeout_s: float = 120) -> str:
@@ -421,9 +429,10 @@ def main() -> None:
     parser.add_argument("--rest-rates", type=float, nargs="*", default=[10, 25, 50, 100, 300])
     parser.add_argument("--rest-seconds", type=float, default=60)
     parser.add_argument("--rest-client", choices=["raw", "httpx"], default="raw", help="httpx: to compare its CPU")
-    parser.add_argument("--web", type=int, default=1, help="daphne processes (on one listening socket)")
+    # The README's scaled mode for a 2-core machine (chosen with this benchmark; bench/README.md).
+    parser.add_argument("--web", type=int, default=2, help="daphne processes (on one listening socket)")
     parser.add_argument("--workers", type=int, default=1, help="Celery worker processes")
-    parser.add_argument("--pool", type=int, default=20, help="SKYFLO_DB_POOL_SIZE of every process")
+    parser.add_argument("--pool", type=int, default=16, help="SKYFLO_DB_POOL_SIZE of every process")
     parser.add_argument("--runs", type=int, nargs="*", default=[10, 50, 100])
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument("--rate", type=float, default=100.0)

@@ -178,19 +178,12 @@ async def one_run(
                 return
 
 
-def script(llm, turns: list[dict], rate: float, stamp: bool) -> None:
-    import httpx
-
-    body = {"turns": turns, "tokens_per_second": rate, "stamp": stamp}
-    httpx.post(f"{llm.origin}/s/{llm.script_id}/_script", json=body, timeout=10).raise_for_status()
-
-
 def streaming(stack, toolserver, llm, n: int, tokens: int, rate: float, llm_pid: int) -> dict:
     from tests.scripted_llm import plan, say
 
     text = " ".join(f"w{i}" for i in range(tokens))
     answer = {**say(text, agent="responder"), "repeat": True, "stamp": True}  # the planner's JSON stays unstamped
-    script(llm, [{**plan([]), "repeat": True}, answer], rate, False)
+    llm.set_script([{**plan([]), "repeat": True}, answer], tokens_per_second=rate)
     world = World(toolserver, n)
     pids = {"daphne": stack.web.pid, "toolserver": toolserver.process.pid, "llm": llm_pid, "clients": os.getpid()}
     pids |= {f"worker{i}": proc.pid for i, proc in enumerate(stack.workers)}
@@ -266,7 +259,7 @@ def overhead(stack, toolserver, llm, steps: int = 5, repeats: int = 3) -> dict:
         if with_steps:
             turns.append(verdict(True, "ok"))
         turns.append(say("done", agent="responder"))
-        script(llm, turns, 0, False)
+        llm.set_script(turns)
         world = World(toolserver, 1)
         out: dict = {}
         run_alone(stack, world.tokens[0], world.conversations[0], out)
@@ -297,9 +290,8 @@ def cancel_latency(stack, toolserver, llm, repeats: int = 5) -> dict:
     from tests.scripted_llm import plan, say
 
     text = " ".join(f"w{i}" for i in range(2000))
-    script(
-        llm, [{**plan([]), "repeat": True}, {**say(text, agent="responder"), "repeat": True, "stamp": True}], 100, False
-    )
+    answer = {**say(text, agent="responder"), "repeat": True, "stamp": True}
+    llm.set_script([{**plan([]), "repeat": True}, answer], tokens_per_second=100)
     world = World(toolserver, repeats)
     latencies = []
     for token, conversation in zip(world.tokens, world.conversations, strict=True):
