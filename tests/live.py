@@ -156,11 +156,15 @@ class LiveStack:
     url: str
     env: dict[str, str]
     workdir: Path
-    web: Proc
+    webs: list[Proc]
     worker: Proc | None = None
     beat: Proc | None = None
     workers: list[Proc] = field(default_factory=list)
-    webs: list[Proc] = field(default_factory=list)
+
+    @property
+    def web(self) -> Proc:
+        """The first daphne (the only one unless the stack was started with web > 1)."""
+        return self.webs[0]
 
     @property
     def ws_url(self) -> str:
@@ -229,7 +233,7 @@ def stack_start(env: dict[str, str], *, beat: bool = True, web: int = 1, workers
         webs = [_daphne("daphne", ["-b", "127.0.0.1", "-p", str(port)], env, workdir)]
     else:
         port, webs = _daphnes_on_one_socket(web, env, workdir)
-    stack = LiveStack(url=f"http://127.0.0.1:{port}", env=env, workdir=workdir, web=webs[0], webs=webs)
+    stack = LiveStack(url=f"http://127.0.0.1:{port}", env=env, workdir=workdir, webs=webs)
     RUNNING_STACKS.append(stack)
     try:
         _wait_http(f"{stack.url}/healthz", webs[0])

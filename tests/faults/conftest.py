@@ -95,7 +95,7 @@ def web_restart(stack) -> None:
     stack.web.kill9()
     port = stack.url.rsplit(":", 1)[1]
     argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", port, "skyflo.asgi:application"]
-    stack.web = Proc("daphne-restarted", argv, stack.env, stack.workdir)
+    stack.webs[0] = Proc("daphne-restarted", argv, stack.env, stack.workdir)
     _wait_http(f"{stack.url}/healthz", stack.web)
 
 
