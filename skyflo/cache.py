@@ -27,3 +27,14 @@ class ProcessPoolRedisCache(RedisCache):
     def __init__(self, server, params):
         super().__init__(server, params)
         self._class = _ProcessPoolClient
+
+    def window_count(self, current: str, previous: str, timeout: int) -> tuple[int, int]:
+        """Adds one to the count kept under `current` (created with `timeout`) and reads the one under `previous`,
+        in one round trip: a rate-limit window's check (skyflo/throttles.py)."""
+        current, previous = self.make_and_validate_key(current), self.make_and_validate_key(previous)
+        with self._cache.get_client(current, write=True).pipeline(transaction=False) as pipe:
+            pipe.set(current, 0, ex=timeout, nx=True)
+            pipe.incr(current)
+            pipe.get(previous)
+            _, count, before = pipe.execute()
+        return count, int(before or 0)

@@ -27,11 +27,11 @@ class _SlidingWindowCounter(throttling.SimpleRateThrottle):
             return True
         self.now = self.timer()
         window = int(self.now // self.duration)
-        current = f"{self.key}:{window}"
-        self.previous = self.cache.get(f"{self.key}:{window - 1}", 0)
-        try:
-            self.count = self.cache.incr(current)
-        except ValueError:  # the window's first request (or a race with it)
+        current, previous = f"{self.key}:{window}", f"{self.key}:{window - 1}"
+        if hasattr(self.cache, "window_count"):  # Redis (skyflo/cache.py): one round trip
+            self.count, self.previous = self.cache.window_count(current, previous, self.duration * 2)
+        else:  # embedded mode's in-process cache
+            self.previous = self.cache.get(previous, 0)
             self.cache.add(current, 0, self.duration * 2)
             self.count = self.cache.incr(current)
         if self._estimate(self.count) <= self.num_requests:
