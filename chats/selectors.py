@@ -5,7 +5,7 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import F, Q, QuerySet, UUIDField
+from django.db.models import F, QuerySet, UUIDField
 from django.db.models.functions import Cast
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -25,7 +25,7 @@ def conversation_list(*, user, org: Organization | None = None, q: str = "") -> 
     if not user.is_authenticated or not user.is_active:
         return Conversation.objects.none()
     conversations = Conversation.objects.filter(
-        Q(owner=user) | _shared_with(user), org__memberships__user=user, deleted_at__isnull=True
+        pk__in=_visible_ids(user), org__memberships__user=user, deleted_at__isnull=True
     )
     if org is not None:
         conversations = conversations.filter(org=org)
@@ -34,17 +34,20 @@ def conversation_list(*, user, org: Organization | None = None, q: str = "") -> 
     return conversations.select_related("org", "cluster", "owner").order_by("-last_activity_at", "-id")
 
 
-def _shared_with(user) -> Q:
-    """Shared with the user or one of their teams: guardian's object permission rows, read directly. Guardian's
-    get_objects_for_user builds the same test nested three deep and cost the list more CPU than its own query."""
+def _visible_ids(user):
+    """Ids of the user's own conversations and of those shared with them or one of their teams (guardian's object
+    permission rows, read directly), as one union: PostgreSQL looks each set up by index, where `owner = me OR id
+    IN (shared)` made it scan every conversation of the install. Guardian's get_objects_for_user also nested its
+    test three deep and cost the list more CPU than its own query."""
     grant = {
         "permission__content_type": ContentType.objects.get_for_model(Conversation),
         "permission__codename": VIEW_PERM.split(".", 1)[1],
     }
     granted = Cast("object_pk", UUIDField())
+    own = Conversation.objects.filter(owner=user).values("pk")
     by_user = UserObjectPermission.objects.filter(user=user, **grant).values(conversation_id=granted)
     by_team = GroupObjectPermission.objects.filter(group__user=user, **grant).values(conversation_id=granted)
-    return Q(pk__in=by_user) | Q(pk__in=by_team)
+    return own.union(by_user, by_team)
 
 
 def _search_ids(q: str):
