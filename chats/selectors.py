@@ -5,8 +5,9 @@ import uuid
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.search import SearchQuery, SearchVector
-from django.db.models import F, QuerySet, UUIDField
-from django.db.models.functions import Cast
+from django.db import connection
+from django.db.models import CharField, F, QuerySet, UUIDField, Value
+from django.db.models.functions import Cast, Replace
 from django.http import Http404
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_groups_with_perms
@@ -43,10 +44,14 @@ def _visible_ids(user):
         "permission__content_type": ContentType.objects.get_for_model(Conversation),
         "permission__codename": VIEW_PERM.split(".", 1)[1],
     }
-    granted = Cast("object_pk", UUIDField())
-    own = Conversation.objects.filter(owner=user).values("pk")
-    by_user = UserObjectPermission.objects.filter(user=user, **grant).values(conversation_id=granted)
-    by_team = GroupObjectPermission.objects.filter(group__user=user, **grant).values(conversation_id=granted)
+    if connection.features.has_native_uuid_field:
+        granted = Cast("object_pk", UUIDField())
+    else:  # SQLite (embedded mode) stores a uuid as 32 hex digits; guardian keeps str(uuid)
+        granted = Replace("object_pk", Value("-"), Value(""), output_field=CharField())
+    # No ORDER BY in the parts: SQLite refuses one inside a compound statement.
+    own = Conversation.objects.filter(owner=user).order_by().values("pk")
+    by_user = UserObjectPermission.objects.filter(user=user, **grant).order_by().values(conversation_id=granted)
+    by_team = GroupObjectPermission.objects.filter(group__user=user, **grant).order_by().values(conversation_id=granted)
     return own.union(by_user, by_team)
 
 
