@@ -31,8 +31,7 @@ from websockets.sync.client import connect
 
 from tests.live import (
     RUNNING_STACKS,
-    VENV_BIN,
-    Proc,
+    _daphne,
     _stack_env,
     _wait_http,
     access_token,
@@ -94,8 +93,7 @@ def web_restart(stack) -> None:
     """SIGKILL daphne with its sockets open, then serve the same address with a new one."""
     stack.web.kill9()
     port = stack.url.rsplit(":", 1)[1]
-    argv = [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", port, "skyflo.asgi:application"]
-    stack.webs[0] = Proc("daphne-restarted", argv, stack.env, stack.workdir)
+    stack.webs[0] = _daphne("daphne-restarted", ["-b", "127.0.0.1", "-p", port], stack.env, stack.workdir)
     _wait_http(f"{stack.url}/healthz", stack.web)
 
 
